@@ -1,0 +1,138 @@
+// Command line of `npm run tts-generate`: options (commander), exit codes, Ctrl-C. The work is in generate.ts.
+
+import path from 'node:path'
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+
+import { CourseDataError } from './course'
+import { COURSE_TYPES, type CourseType } from './course-types'
+import { dryRun, EXIT_CODES, generate, prepareCourse, type Console, type GenerateOptions } from './generate'
+import { loadProvider, PROVIDERS, type ProviderName } from './providers'
+
+export const BUNDLED_DATA_DIR = path.resolve(__dirname, '..', 'data')
+
+interface ParsedOptions {
+  provider: ProviderName
+  concurrency: number
+  type: CourseType | 'all'
+  dryRun: boolean
+  updateJson: boolean
+  voice: string
+  speed: number
+  dataDir: string
+  outDir: string
+  urlPrefix: string
+  limit?: number
+}
+
+function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value)
+    if (!/^\s*\d+\s*$/.test(value) || number < min || number > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`)
+    }
+    return number
+  }
+}
+
+function parseSpeed(value: string): number {
+  const speed = Number(value)
+  if (value.trim() === '' || !Number.isFinite(speed) || speed < 0.5 || speed > 2) {
+    throw new InvalidArgumentError('must be a number from 0.5 to 2.0.')
+  }
+  return speed
+}
+
+export function buildProgram(): Command {
+  return new Command('tts-generate')
+    .description('Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.')
+    .addOption(new Option('--provider <name>', 'speech provider').choices(PROVIDERS).default('kokoro'))
+    .addOption(
+      new Option('--concurrency <n>', 'items synthesised at once (1-1024)').argParser(integerIn(1, 1024)).default(4),
+    )
+    .addOption(
+      new Option('--type <type>', 'course type to generate; "all" runs vocabulary, grammar, kanji one after the other')
+        .choices([...COURSE_TYPES, 'all'])
+        .default('all'),
+    )
+    .option('--dry-run', 'list every file that would be generated, with its text and phonemes; write nothing', false)
+    .option('--update-json', "write each generated file's URL into its item's audio field in the JSON file", false)
+    .option('--voice <name>', 'voice (a file name in <assets>/voices without .bin)', 'jf_alpha')
+    .addOption(new Option('--speed <x>', 'speaking speed, 0.5 to 2.0').argParser(parseSpeed).default(1))
+    .addOption(
+      new Option('--data-dir <dir>', 'folder with vocabulary.json, grammar.json, kanji.json')
+        .default(BUNDLED_DATA_DIR, 'the bundled sample course in data/'),
+    )
+    .option('--out-dir <dir>', 'audio output folder; files go to <dir>/<type>/<id>[.part].wav', 'public/audio/')
+    .option('--url-prefix <url>', 'URL of --out-dir in the app, used by --update-json', '/audio')
+    .addOption(
+      new Option('--limit <n>', 'only the first N items of each type (default: every item)').argParser(integerIn(1, 1_000_000)),
+    )
+    .helpOption('-h, --help', 'show every option with its default')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 all files done, 1 some failed, 2 invalid options or course data (nothing generated), 130 interrupted.\n' +
+        'Files that already exist are skipped, so rerunning resumes an interrupted run.',
+    )
+    .showHelpAfterError('(run with --help to see every option)')
+    .exitOverride()
+}
+
+/** Runs the CLI and returns the exit code; `argv` is process.argv-shaped (node, script, ...args). */
+export async function main(argv: string[], io: Console = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const program = buildProgram().configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+  })
+  let parsed: ParsedOptions
+  try {
+    parsed = program.parse(argv).opts<ParsedOptions>()
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage
+    throw error
+  }
+
+  const options: GenerateOptions = {
+    types: parsed.type === 'all' ? [...COURSE_TYPES] : [parsed.type],
+    dataDir: path.resolve(parsed.dataDir),
+    outDir: path.resolve(parsed.outDir),
+    urlPrefix: parsed.urlPrefix,
+    concurrency: parsed.concurrency,
+    voice: parsed.voice,
+    speed: parsed.speed,
+    limit: parsed.limit,
+    updateJson: parsed.updateJson,
+  }
+
+  let prepared
+  try {
+    prepared = prepareCourse(options)
+  } catch (error) {
+    if (error instanceof CourseDataError) {
+      io.stderr.write(`error: ${error.message}\n`)
+      return EXIT_CODES.usage
+    }
+    throw error
+  }
+
+  try {
+    const provider = loadProvider(parsed.provider)
+    if (parsed.dryRun) return dryRun(prepared, provider, io)
+
+    const controller = new AbortController()
+    const onSigint = (): void => {
+      if (controller.signal.aborted) process.exit(EXIT_CODES.interrupted)
+      io.stderr.write('\nInterrupted: no new items start; running ones finish. Press Ctrl-C again to quit at once.\n')
+      controller.abort()
+    }
+    process.on('SIGINT', onSigint)
+    try {
+      return (await generate(prepared, provider, options, io, controller.signal)).exitCode
+    } finally {
+      process.off('SIGINT', onSigint)
+    }
+  } catch (error) {
+    io.stderr.write(`error: ${(error as Error).message}\n`)
+    return EXIT_CODES.failed
+  }
+}

@@ -1,0 +1,162 @@
+// The tts-generate run: load the course, then either list it (dry run) or generate it type by type with one pool.
+
+import { loadCourse, displayPath, type LoadedCourse } from './course'
+import type { CourseType } from './course-types'
+import { createProgressView } from './progress'
+import type { SpeechProvider } from './providers'
+import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
+import { emptyTotals, formatSummary, type RunTotals } from './summary'
+import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
+
+export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
+
+export interface GenerateOptions {
+  types: CourseType[]
+  dataDir: string
+  outDir: string
+  urlPrefix: string
+  concurrency: number
+  voice: string
+  speed: number
+  limit?: number
+  updateJson: boolean
+}
+
+export interface PreparedType {
+  course: LoadedCourse
+  jobs: SpeechJob[]
+}
+
+export interface Console {
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+}
+
+/** Loads and checks every selected type before anything is generated; throws CourseDataError. */
+export function prepareCourse(options: Pick<GenerateOptions, 'types' | 'dataDir' | 'outDir' | 'urlPrefix' | 'limit'>): PreparedType[] {
+  return options.types.map((type) => {
+    const course = loadCourse(options.dataDir, type)
+    return { course, jobs: buildSpeechJobs(course, options) }
+  })
+}
+
+const print = (stream: NodeJS.WriteStream, line: string): void => {
+  stream.write(`${line}\n`)
+}
+
+/** Lists every file with its text and phonemes; returns 1 when some text cannot be phonemized (it would fail). */
+export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: Console): number {
+  let toGenerate = 0
+  let existingCount = 0
+  let unspeakable = 0
+  for (const { course, jobs } of prepared) {
+    const { existing } = splitExisting(jobs)
+    const existingIds = new Set(existing.map((job) => job.taskId))
+    print(io.stdout, `${course.type} (${displayPath(course.file)}): ${jobs.length} files, ${existing.length} already there`)
+    for (const job of jobs) {
+      const exists = existingIds.has(job.taskId)
+      let phonemes: string
+      try {
+        phonemes = provider.phonemize(job.text)
+      } catch (error) {
+        unspeakable += 1
+        phonemes = `cannot phonemize: ${(error as Error).message}`
+      }
+      print(io.stdout, `  ${exists ? 'exists' : 'new   '}  ${job.type}/${job.fileName}  ${job.text}  → ${phonemes}`)
+    }
+    toGenerate += jobs.length - existing.length
+    existingCount += existing.length
+  }
+  print(io.stdout, `Dry run: ${toGenerate} files would be generated, ${existingCount} already there; nothing was written.`)
+  if (unspeakable > 0) print(io.stderr, `${unspeakable} texts cannot be phonemized and would fail.`)
+  return unspeakable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
+}
+
+function isCancellation(message: string): boolean {
+  return /cancel/i.test(message)
+}
+
+/**
+ * Generates every missing file. `signal` aborting (Ctrl-C) cancels the pool: running items finish, nothing new
+ * starts, and what finished is kept (and written to the JSON with --update-json).
+ */
+export async function generate(
+  prepared: PreparedType[],
+  provider: SpeechProvider,
+  options: GenerateOptions,
+  io: Console,
+  signal: AbortSignal,
+): Promise<{ totals: RunTotals; exitCode: number }> {
+  const started = Date.now()
+  const totals = emptyTotals()
+  const pool = provider.createPool({ concurrency: options.concurrency, defaultVoice: options.voice })
+  const cancel = (): void => pool.cancel()
+  signal.addEventListener('abort', cancel)
+  try {
+    for (const { course, jobs } of prepared) {
+      const { pending, existing } = splitExisting(jobs)
+      totals.skipped += existing.length
+      if (signal.aborted) {
+        totals.notStarted += pending.length
+        continue
+      }
+      print(io.stdout, `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`)
+      const done = new Set<string>(existing.map((job) => job.taskId))
+      if (pending.length > 0) {
+        pool.addTasks(
+          pending.map((job) => ({ id: job.taskId, text: job.text, outputPath: job.outputPath, voice: options.voice, speed: options.speed })),
+        )
+        const typeStarted = Date.now()
+        let finished = 0
+        const snapshot = () => ({
+          label: course.type,
+          done: finished,
+          total: pending.length,
+          elapsedMs: Date.now() - typeStarted,
+          activeWorkers: pool.getActiveWorkers(),
+          concurrency: options.concurrency,
+        })
+        const view = createProgressView(snapshot(), snapshot, io.stdout)
+        let result
+        try {
+          result = await pool.process((progress) => {
+            finished += 1
+            view.update(snapshot(), { taskId: progress.id, status: progress.status, error: progress.error })
+          })
+        } finally {
+          view.stop()
+        }
+        for (const job of pending) {
+          const outcome = result.results.get(job.taskId)
+          if (outcome === undefined || (signal.aborted && outcome.status === 'failed' && isCancellation(outcome.error?.message ?? ''))) {
+            totals.notStarted += 1
+          } else if (outcome.status === 'failed') {
+            totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
+          } else {
+            // 'skipped' here means the file appeared after our own check: it is there, so it counts as done.
+            if (outcome.status === 'generated') {
+              totals.generated += 1
+              totals.audioSeconds += outcome.durationSeconds ?? 0
+            } else {
+              totals.skipped += 1
+            }
+            done.add(job.taskId)
+          }
+        }
+      }
+      if (options.updateJson) {
+        const updates: AudioUrlUpdate[] = jobs
+          .filter((job) => done.has(job.taskId))
+          .map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url }))
+        const changed = writeAudioUrls(course.file, updates)
+        print(io.stdout, `${course.type}: ${changed} audio URLs written to ${displayPath(course.file)}`)
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', cancel)
+  }
+  totals.wallMs = Date.now() - started
+  print(io.stdout, formatSummary(totals, signal.aborted))
+  const exitCode = signal.aborted ? EXIT_CODES.interrupted : totals.failed.length > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
+  return { totals, exitCode }
+}
