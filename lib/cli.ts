@@ -29,16 +29,26 @@ function integerIn(min: number, max: number): (value: string) => number {
   return (value) => {
     const number = Number(value)
     if (!/^\s*\d+\s*$/.test(value) || number < min || number > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`)
+      throw new InvalidArgumentError(`It must be a whole number from ${min} to ${max}.`)
     }
     return number
+  }
+}
+
+/** Like Option.choices(), with a message that says what the value is. */
+function oneOf<T extends string>(what: string, values: readonly T[]): (value: string) => T {
+  return (value) => {
+    if (!(values as readonly string[]).includes(value)) {
+      throw new InvalidArgumentError(`Unknown ${what} "${value}"; known: ${values.join(', ')}.`)
+    }
+    return value as T
   }
 }
 
 function parseSpeed(value: string): number {
   const speed = Number(value)
   if (value.trim() === '' || !Number.isFinite(speed) || speed < 0.5 || speed > 2) {
-    throw new InvalidArgumentError('must be a number from 0.5 to 2.0.')
+    throw new InvalidArgumentError('It must be a number from 0.5 to 2.0.')
   }
   return speed
 }
@@ -46,13 +56,17 @@ function parseSpeed(value: string): number {
 export function buildProgram(): Command {
   return new Command('tts-generate')
     .description('Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.')
-    .addOption(new Option('--provider <name>', 'speech provider').choices(PROVIDERS).default('kokoro'))
+    .addOption(new Option('--provider <name>', 'speech provider')
+        .choices(PROVIDERS)
+        .argParser(oneOf('provider', PROVIDERS))
+        .default('kokoro'))
     .addOption(
       new Option('--concurrency <n>', 'items synthesised at once (1-1024)').argParser(integerIn(1, 1024)).default(4),
     )
     .addOption(
       new Option('--type <type>', 'course type to generate; "all" runs vocabulary, grammar, kanji one after the other')
         .choices([...COURSE_TYPES, 'all'])
+        .argParser(oneOf('type', [...COURSE_TYPES, 'all']))
         .default('all'),
     )
     .option('--dry-run', 'list every file that would be generated, with its text and phonemes; write nothing', false)

@@ -82,10 +82,91 @@ function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text)
   } catch (error) {
-    const message = (error as Error).message
-    const position = /position (\d+)/.exec(message)
-    const at = position ? ` at ${lineAndColumn(text, Number(position[1]))}` : ''
-    throw new CourseDataError(`${where}: invalid JSON${at}: ${message}`)
+    const offset = jsonErrorOffset(text)
+    const at = offset === undefined ? '' : ` at ${lineAndColumn(text, offset)}`
+    throw new CourseDataError(`${where}: invalid JSON${at}: ${(error as Error).message}`)
+  }
+}
+
+/**
+ * Offset of the first syntax error in `text` (undefined if it has none). JSON.parse's messages carry a
+ * position only for some errors in this Node version, and authors need a line and column to fix a file.
+ */
+export function jsonErrorOffset(text: string): number | undefined {
+  let at = 0
+  const fail = (): never => {
+    throw at
+  }
+  const space = (): void => {
+    while (/[ \t\r\n]/.test(text[at] ?? '')) at += 1
+  }
+  const literal = (word: string): void => {
+    for (const char of word) {
+      if (text[at] !== char) fail()
+      at += 1
+    }
+  }
+  const string = (): void => {
+    at += 1
+    for (;;) {
+      const char = text[at] ?? fail()
+      if (char === '"') break
+      if (char < ' ') fail()
+      if (char === '\\') {
+        at += 1
+        if (text[at] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(at + 1, at + 5))) fail()
+          at += 4
+        } else if (!'"\\/bfnrt'.includes(text[at] ?? 'x')) fail()
+      }
+      at += 1
+    }
+    at += 1
+  }
+  const value = (): void => {
+    space()
+    const char = text[at]
+    if (char === '{' || char === '[') {
+      const close = char === '{' ? '}' : ']'
+      at += 1
+      space()
+      if (text[at] === close) {
+        at += 1
+        return
+      }
+      for (;;) {
+        if (close === '}') {
+          space()
+          if (text[at] !== '"') fail()
+          string()
+          space()
+          if (text[at] !== ':') fail()
+          at += 1
+        }
+        value()
+        space()
+        if (text[at] === close) break
+        if (text[at] !== ',') fail()
+        at += 1
+      }
+      at += 1
+    } else if (char === '"') string()
+    else if (char === 't') literal('true')
+    else if (char === 'f') literal('false')
+    else if (char === 'n') literal('null')
+    else {
+      const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(at))
+      if (number === null) fail()
+      else at += number[0].length
+    }
+  }
+  try {
+    value()
+    space()
+    if (at < text.length) fail()
+    return undefined
+  } catch (offset) {
+    return Math.min(offset as number, text.length)
   }
 }
 
