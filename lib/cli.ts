@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 
 import { CourseDataError } from './course'
 import { COURSE_TYPES, type CourseType } from './course-types'
-import { dryRun, EXIT_CODES, generate, prepareCourse, type Console, type GenerateOptions } from './generate'
+import { dryRun, EXIT_CODES, generate, prepareCourse, type CliStreams, type GenerateOptions } from './generate'
 import { loadProvider, PROVIDERS, type ProviderName } from './providers'
 
 export const BUNDLED_DATA_DIR = path.resolve(__dirname, '..', 'data')
@@ -93,7 +93,7 @@ export function buildProgram(): Command {
 }
 
 /** Runs the CLI and returns the exit code; `argv` is process.argv-shaped (node, script, ...args). */
-export async function main(argv: string[], io: Console = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(argv: string[], io: CliStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const program = buildProgram().configureOutput({
     writeOut: (text) => io.stdout.write(text),
     writeErr: (text) => io.stderr.write(text),

@@ -27,7 +27,7 @@ export interface PreparedType {
   jobs: SpeechJob[]
 }
 
-export interface Console {
+export interface CliStreams {
   stdout: NodeJS.WriteStream
   stderr: NodeJS.WriteStream
 }
@@ -45,7 +45,7 @@ const print = (stream: NodeJS.WriteStream, line: string): void => {
 }
 
 /** Lists every file with its text and phonemes; returns 1 when some text cannot be phonemized (it would fail). */
-export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: Console): number {
+export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: CliStreams): number {
   let toGenerate = 0
   let existingCount = 0
   let unspeakable = 0
@@ -84,7 +84,7 @@ export async function generate(
   prepared: PreparedType[],
   provider: SpeechProvider,
   options: GenerateOptions,
-  io: Console,
+  io: CliStreams,
   signal: AbortSignal,
 ): Promise<{ totals: RunTotals; exitCode: number }> {
   const started = Date.now()

@@ -28,7 +28,6 @@ export interface SpeechProvider {
 /** Loads the native addon only when a provider is needed, so `--help` and input errors work without a build. */
 function loadNativeAddon(): typeof import('..') {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('..') as typeof import('..')
   } catch (error) {
     throw new Error(`cannot load the kokoro-pool native addon (run \`npm run build\`): ${(error as Error).message}`)
