@@ -1,0 +1,288 @@
+//! Where the assets live and whether they are intact.
+//!
+//! The folder is, in order: the path the caller gives, `$KOKORO_POOL_ASSETS`, or `<repo>/assets`
+//! (the repository this crate was built in). The model, the vocabulary and the ONNX Runtime
+//! library are checked against pinned sizes and SHA-256 digests; a digest is computed once per
+//! process for each (file, size, modification time), so a second engine on the same folder is free
+//! and a replaced file is checked again.
+
+use crate::error::EngineError;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
+
+/// Environment variable naming the assets folder.
+pub const ASSETS_ENV: &str = "KOKORO_POOL_ASSETS";
+
+const MODEL_FILE: &str = "kokoro-v1.0.int8.onnx";
+const VOCAB_FILE: &str = "vocab.json";
+const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+const VOICES_DIR: &str = "voices";
+const JA_DICT_DIR: &str = "ja-dict";
+
+/// A file whose bytes are pinned.
+struct PinnedFile {
+    relative_path: &'static str,
+    size: u64,
+    sha256: &'static str,
+}
+
+const PINNED_FILES: [PinnedFile; 3] = [
+    PinnedFile {
+        relative_path: MODEL_FILE,
+        size: 92_361_271,
+        sha256: "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
+    },
+    PinnedFile {
+        relative_path: VOCAB_FILE,
+        size: 0, // not pinned: the digest alone decides
+        sha256: "ba536e2187cf4a12827b4e6138f29c17b795fcc3f8155386408d8d4edc229a41",
+    },
+    PinnedFile {
+        relative_path: ORT_LIBRARY_FILE,
+        size: 0,
+        sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+    },
+];
+
+/// The paths of every asset under one assets folder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssetPaths {
+    root: PathBuf,
+}
+
+impl AssetPaths {
+    /// The assets folder: `explicit` if given, else `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
+    pub fn resolve(explicit: Option<&Path>) -> AssetPaths {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => match std::env::var_os(ASSETS_ENV) {
+                Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+                _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
+            },
+        };
+        AssetPaths { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn model(&self) -> PathBuf {
+        self.root.join(MODEL_FILE)
+    }
+
+    pub fn vocab(&self) -> PathBuf {
+        self.root.join(VOCAB_FILE)
+    }
+
+    pub fn ort_library(&self) -> PathBuf {
+        self.root.join(ORT_LIBRARY_FILE)
+    }
+
+    pub fn voices_dir(&self) -> PathBuf {
+        self.root.join(VOICES_DIR)
+    }
+
+    /// The jpreprocess dictionary that `ja-g2p` reads.
+    pub fn ja_dict_dir(&self) -> PathBuf {
+        self.root.join(JA_DICT_DIR)
+    }
+
+    /// Checks that every asset exists and that the pinned files are intact.
+    pub fn verify(&self) -> Result<(), EngineError> {
+        for pinned in &PINNED_FILES {
+            verify_pinned(&self.root.join(pinned.relative_path), pinned)?;
+        }
+        for dir in [self.voices_dir(), self.ja_dict_dir()] {
+            let is_non_empty_dir =
+                fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+            if !is_non_empty_dir {
+                return Err(EngineError::AssetMissing { path: dir });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Identity of one version of a file: a digest computed for it stays valid.
+type FileVersion = (PathBuf, u64, Option<SystemTime>);
+
+fn digest_cache() -> &'static Mutex<HashMap<FileVersion, String>> {
+    static CACHE: OnceLock<Mutex<HashMap<FileVersion, String>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn verify_pinned(path: &Path, pinned: &PinnedFile) -> Result<(), EngineError> {
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => metadata,
+        Ok(_) => {
+            return Err(EngineError::AssetMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(EngineError::AssetMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(error) => return Err(unreadable(path, &error)),
+    };
+    if pinned.size != 0 && metadata.len() != pinned.size {
+        return Err(EngineError::AssetCorrupt {
+            path: path.to_path_buf(),
+            detail: format!("{} bytes, expected {}", metadata.len(), pinned.size),
+        });
+    }
+    let version: FileVersion = (path.to_path_buf(), metadata.len(), metadata.modified().ok());
+    let cached = digest_cache()
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(&version).cloned());
+    let digest = match cached {
+        Some(digest) => digest,
+        None => {
+            let digest = sha256_hex(path).map_err(|error| unreadable(path, &error))?;
+            if let Ok(mut cache) = digest_cache().lock() {
+                cache.insert(version, digest.clone());
+            }
+            digest
+        }
+    };
+    if digest != pinned.sha256 {
+        return Err(EngineError::AssetCorrupt {
+            path: path.to_path_buf(),
+            detail: format!("SHA-256 {digest}, expected {}", pinned.sha256),
+        });
+    }
+    Ok(())
+}
+
+fn unreadable(path: &Path, error: &std::io::Error) -> EngineError {
+    EngineError::AssetUnreadable {
+        path: path.to_path_buf(),
+        cause: error.to_string(),
+    }
+}
+
+fn sha256_hex(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, SeekFrom, Write};
+
+    /// A scratch assets folder: symbolic links to the real assets, so one file can be replaced.
+    fn linked_copy_of_assets(name: &str) -> (PathBuf, AssetPaths) {
+        let real = AssetPaths::resolve(None);
+        real.verify()
+            .expect("the real assets must be intact for this test");
+        let dir = std::env::temp_dir().join(format!(
+            "kokoro-engine-assets-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("onnxruntime")).unwrap();
+        for relative in [
+            MODEL_FILE,
+            VOCAB_FILE,
+            ORT_LIBRARY_FILE,
+            VOICES_DIR,
+            JA_DICT_DIR,
+        ] {
+            let real_path = fs::canonicalize(real.root().join(relative)).unwrap();
+            std::os::unix::fs::symlink(real_path, dir.join(relative)).unwrap();
+        }
+        let paths = AssetPaths::resolve(Some(&dir));
+        (dir, paths)
+    }
+
+    #[test]
+    fn real_assets_are_intact() {
+        AssetPaths::resolve(None).verify().unwrap();
+    }
+
+    #[test]
+    fn missing_model_names_the_file_and_the_fetch_command() {
+        let (dir, paths) = linked_copy_of_assets("missing");
+        fs::remove_file(paths.model()).unwrap();
+        let message = paths.verify().unwrap_err().to_string();
+        assert!(message.contains(MODEL_FILE), "{message}");
+        assert!(message.contains("is missing"), "{message}");
+        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn one_flipped_byte_in_the_model_is_detected() {
+        let (dir, paths) = linked_copy_of_assets("flipped");
+        let model = paths.model();
+        let real_model = fs::canonicalize(&model).unwrap();
+        fs::remove_file(&model).unwrap();
+        fs::copy(real_model, &model).unwrap();
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&model)
+            .unwrap();
+        let middle = 92_361_271 / 2;
+        let mut byte = [0u8; 1];
+        file.seek(SeekFrom::Start(middle)).unwrap();
+        file.read_exact(&mut byte).unwrap();
+        file.seek(SeekFrom::Start(middle)).unwrap();
+        file.write_all(&[byte[0] ^ 0x01]).unwrap();
+        drop(file);
+        let message = paths.verify().unwrap_err().to_string();
+        assert!(
+            message.contains(MODEL_FILE) && message.contains("is corrupt"),
+            "{message}"
+        );
+        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn truncated_vocab_is_detected() {
+        let (dir, paths) = linked_copy_of_assets("vocab");
+        fs::remove_file(paths.vocab()).unwrap();
+        fs::write(paths.vocab(), b"{\"vocab\": {}}").unwrap();
+        let message = paths.verify().unwrap_err().to_string();
+        assert!(
+            message.contains(VOCAB_FILE) && message.contains("SHA-256"),
+            "{message}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn missing_voices_folder_is_named() {
+        let (dir, paths) = linked_copy_of_assets("voices");
+        fs::remove_file(paths.voices_dir()).unwrap();
+        let message = paths.verify().unwrap_err().to_string();
+        assert!(
+            message.contains("voices") && message.contains("fetch-assets"),
+            "{message}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

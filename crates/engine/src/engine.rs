@@ -1,0 +1,104 @@
+//! The engine: verified assets, the vocabulary, the voices and the one model, shared by every pool
+//! and task (`Arc<Engine>`).
+
+use crate::assets::AssetPaths;
+use crate::error::{EngineError, TaskErrorKind};
+use crate::inference::{InferenceLayout, Model, SessionSharing};
+use crate::vocab::Vocab;
+use crate::voices::VoiceStore;
+use ja_g2p::{G2pError, JaG2p};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to build an [`Engine`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// The assets folder; `None`: `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
+    pub assets_dir: Option<PathBuf>,
+    pub layout: InferenceLayout,
+    pub sharing: SessionSharing,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            assets_dir: None,
+            layout: InferenceLayout::automatic(),
+            sharing: SessionSharing::default(),
+        }
+    }
+}
+
+pub struct Engine {
+    assets: AssetPaths,
+    layout: InferenceLayout,
+    sharing: SessionSharing,
+    pub(crate) vocab: Vocab,
+    pub(crate) voices: VoiceStore,
+    pub(crate) model: Model,
+}
+
+impl Engine {
+    /// Verifies the assets and loads the model (about a second; blocking).
+    pub fn load(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
+        options.layout.validate()?;
+        let assets = AssetPaths::resolve(options.assets_dir.as_deref());
+        assets.verify()?;
+        let vocab = Vocab::load(&assets.vocab())?;
+        let voices_dir = assets.voices_dir();
+        let voices =
+            VoiceStore::open(&voices_dir).map_err(|error| EngineError::AssetUnreadable {
+                path: voices_dir.clone(),
+                cause: error.to_string(),
+            })?;
+        if voices.names().is_empty() {
+            return Err(EngineError::AssetMissing {
+                path: voices_dir.join("*.bin"),
+            });
+        }
+        let model = Model::load(&assets, options.layout, options.sharing)?;
+        Ok(Arc::new(Engine {
+            assets,
+            layout: options.layout,
+            sharing: options.sharing,
+            vocab,
+            voices,
+            model,
+        }))
+    }
+
+    pub fn assets(&self) -> &AssetPaths {
+        &self.assets
+    }
+
+    pub fn layout(&self) -> InferenceLayout {
+        self.layout
+    }
+
+    pub fn sharing(&self) -> SessionSharing {
+        self.sharing
+    }
+
+    /// Names of the available voices (`<assets>/voices/*.bin`), sorted.
+    pub fn voices(&self) -> &[String] {
+        self.voices.names()
+    }
+
+    /// Japanese text to Kokoro phonemes with this engine's dictionary (loaded on first use).
+    pub fn phonemize(&self, text: &str) -> Result<String, TaskErrorKind> {
+        let g2p = JaG2p::shared(self.assets.ja_dict_dir()).map_err(g2p_error)?;
+        g2p.phonemize(text).map_err(g2p_error)
+    }
+}
+
+fn g2p_error(error: G2pError) -> TaskErrorKind {
+    match error {
+        G2pError::EmptyText => TaskErrorKind::EmptyText,
+        G2pError::NothingSpeakable { text } => TaskErrorKind::NothingSpeakable {
+            detail: format!("no character of {text:?} has a Japanese reading"),
+        },
+        other => TaskErrorKind::Phonemize {
+            cause: other.to_string(),
+        },
+    }
+}

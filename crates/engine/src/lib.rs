@@ -1,0 +1,56 @@
+//! Kokoro-82M speech synthesis for Japanese course items, on ONNX Runtime.
+//!
+//! Where things happen, in the order a task meets them:
+//! - [`task`]: where a task enters: [`Task`], the checks made when it is queued, [`TaskOutcome`].
+//! - [`scheduler`]: where it waits and runs: [`Pool`] (queue, concurrency, timeout, cancel,
+//!   progress events, live counters) and [`Batch`].
+//! - [`synthesis`]: where text becomes phonemes (the `ja-g2p` crate), is cut into chunks of at
+//!   most 510 tokens, and each chunk becomes audio.
+//! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
+//!   the measured choice of layout is documented there.
+//! - [`audio`]: silence trimming and joining chunks; [`wav`]: where audio is written (atomically).
+//! - [`engine`]: [`Engine`] ties together [`assets`] (location and integrity), [`voices`] and the
+//!   phoneme [`vocab`].
+//! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
+//!
+//! ```no_run
+//! use kokoro_engine::{Engine, EngineOptions, Pool, PoolConfig, Task};
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = Engine::load(&EngineOptions::default())?;
+//! let pool = Pool::new(engine, PoolConfig::default())?;
+//! pool.add_tasks(vec![Task {
+//!     id: "taberu".into(),
+//!     text: "食べる".into(),
+//!     output_path: "out/taberu.wav".into(),
+//!     voice: None,
+//!     speed: None,
+//!     phonemes: None,
+//! }])?;
+//! let report = pool.process(|event| println!("{}/{} {}", event.completed, event.total, event.id)).await?;
+//! println!("{} generated in {:?}", report.succeeded, report.elapsed);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod assets;
+pub mod audio;
+pub mod engine;
+pub mod error;
+pub mod inference;
+pub mod scheduler;
+pub mod synthesis;
+pub mod task;
+pub mod vocab;
+pub mod voices;
+pub mod wav;
+
+pub use assets::{ASSETS_ENV, AssetPaths};
+pub use audio::SAMPLE_RATE;
+pub use engine::{Engine, EngineOptions};
+pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
+pub use inference::{InferenceLayout, SessionSharing};
+pub use scheduler::{
+    Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunReport, TaskReport, TaskStatus,
+};
+pub use synthesis::SPEED_RANGE;
+pub use task::{Task, TaskOutcome};

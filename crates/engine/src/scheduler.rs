@@ -1,0 +1,540 @@
+//! Where tasks wait and run: the [`Pool`].
+//!
+//! `add_tasks` checks and queues tasks; `begin` takes the queue as a [`Batch`] (synchronously, so
+//! a binding can refuse a second run at once); `Batch::run` processes it on the tokio runtime it
+//! is polled on. At most `concurrency` tasks are active at once. An active task:
+//! 1. skips itself if its output exists (and `skip_existing`);
+//! 2. creates the output's folder and temporary file, and turns text into phonemes (blocking pool);
+//! 3. waits for an inference slot (the engine's layout bounds concurrent runs, whatever the concurrency);
+//! 4. runs the model on its chunks, frees the slot, writes and renames the WAV (blocking pool).
+//!
+//! The timeout counts from step 4's start: time spent waiting for a slot behind other tasks is not
+//! the task's fault. When it expires the ONNX Runtime run is terminated (the runtime checks between
+//! kernels, so within milliseconds), the task fails with a timeout and its slot is free again.
+//!
+//! [`Pool::cancel`] ends the current run early: tasks not yet started fail as cancelled without
+//! running; running tasks have their inference terminated and fail as cancelled, except a task
+//! already past inference, which finishes writing its file and succeeds.
+//!
+//! Each task ends in exactly one [`TaskOutcome`] and one [`ProgressEvent`], emitted before
+//! `Batch::run` returns. A failing or panicking task becomes that task's error; the others go on.
+
+use crate::audio::SAMPLE_RATE;
+use crate::engine::Engine;
+use crate::error::{PoolError, TaskError, TaskErrorKind};
+use crate::inference::{RunStop, StopReason};
+use crate::synthesis::{PreparedSpeech, SpeechRequest, prepare, synthesize};
+use crate::task::{QueuedTask, Task, TaskOutcome, check_tasks};
+use crate::wav::PendingWav;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::task::{JoinError, JoinSet};
+
+/// Highest accepted concurrency: far beyond useful, low enough to catch a wrong number.
+pub const MAX_CONCURRENCY: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    /// Tasks active at once, 1 to 1024.
+    pub concurrency: usize,
+    /// Longest a task may spend in inference and writing; see the module comment.
+    pub timeout: Duration,
+    /// Report a task whose output file exists as skipped instead of synthesising it again.
+    pub skip_existing: bool,
+    /// Voice of the tasks that name none.
+    pub default_voice: String,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            concurrency: 4,
+            timeout: Duration::from_secs(60),
+            skip_existing: true,
+            default_voice: "jf_alpha".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Generated,
+    Skipped,
+    Failed,
+}
+
+/// Sent once per task, when it ends. Counts are those of the current run at that moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressEvent {
+    pub completed: usize,
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub active: usize,
+    pub queued: usize,
+    pub id: String,
+    pub status: TaskStatus,
+    /// `false` only for a failed task.
+    pub ok: bool,
+    /// The failed task's error message.
+    pub error: Option<String>,
+    /// The task's own time, from becoming active to its end.
+    pub elapsed_ms: u64,
+    /// Length of the written audio; 0 unless generated.
+    pub audio_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskReport {
+    pub id: String,
+    pub outcome: TaskOutcome,
+}
+
+/// The result of one run: every task's outcome in the order the tasks were added, and the totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    pub tasks: Vec<TaskReport>,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub elapsed: Duration,
+}
+
+/// State of the run in progress, shared with its workers and with [`Pool::cancel`].
+#[derive(Default)]
+struct RunState {
+    cancelled: AtomicBool,
+    not_started: AtomicUsize,
+    active: AtomicUsize,
+    /// Run stops of the tasks in inference, by task index.
+    in_inference: Mutex<HashMap<usize, Arc<RunStop>>>,
+}
+
+impl RunState {
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        for stop in lock(&self.in_inference).values() {
+            stop.stop(StopReason::Cancelled);
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Makes `stop` reachable by [`RunState::cancel`]; stops it at once if the run is cancelled already.
+    fn enter_inference(&self, index: usize, stop: Arc<RunStop>) {
+        lock(&self.in_inference).insert(index, stop.clone());
+        if self.is_cancelled() {
+            stop.stop(StopReason::Cancelled);
+        }
+    }
+
+    fn leave_inference(&self, index: usize) {
+        lock(&self.in_inference).remove(&index);
+    }
+}
+
+/// Poisoning only means another thread panicked while holding the lock; the maps stay consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: Mutex<Vec<QueuedTask>>,
+    processing: AtomicBool,
+    current_run: Mutex<Option<Arc<RunState>>>,
+}
+
+/// A queue of tasks and the settings to run them with, on a shared [`Engine`].
+pub struct Pool {
+    engine: Arc<Engine>,
+    config: PoolConfig,
+    state: Arc<PoolState>,
+}
+
+impl Pool {
+    pub fn new(engine: Arc<Engine>, config: PoolConfig) -> Result<Pool, PoolError> {
+        if !(1..=MAX_CONCURRENCY).contains(&config.concurrency) {
+            return Err(PoolError::InvalidConfig(format!(
+                "concurrency is {}; use a whole number from 1 to {MAX_CONCURRENCY}",
+                config.concurrency
+            )));
+        }
+        if config.timeout.is_zero() {
+            return Err(PoolError::InvalidConfig(
+                "timeout is 0; use a positive number of milliseconds".into(),
+            ));
+        }
+        if !engine.voices.contains(&config.default_voice) {
+            return Err(PoolError::InvalidConfig(format!(
+                "default voice: {}",
+                engine.voices.unknown(&config.default_voice)
+            )));
+        }
+        Ok(Pool {
+            engine,
+            config,
+            state: Arc::default(),
+        })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Checks and queues `tasks` (all or none); returns how many tasks are queued now. Tasks may
+    /// be added while a run is in progress: they wait for the next run.
+    pub fn add_tasks(&self, tasks: Vec<Task>) -> Result<usize, PoolError> {
+        let mut queue = lock(&self.state.queue);
+        let checked = check_tasks(&self.engine, &self.config.default_voice, &queue, tasks)?;
+        queue.extend(checked);
+        Ok(queue.len())
+    }
+
+    /// Tasks not started yet: the queue plus the current run's waiting tasks.
+    pub fn queue_size(&self) -> usize {
+        let waiting_in_run = lock(&self.state.current_run)
+            .as_ref()
+            .map_or(0, |run| run.not_started.load(Ordering::SeqCst));
+        lock(&self.state.queue).len() + waiting_in_run
+    }
+
+    /// Tasks of the current run between start and end.
+    pub fn active_workers(&self) -> usize {
+        lock(&self.state.current_run)
+            .as_ref()
+            .map_or(0, |run| run.active.load(Ordering::SeqCst))
+    }
+
+    /// Takes the queue for a run. Refused while another run of this pool is in progress.
+    /// Dropping the batch without running it discards its tasks.
+    pub fn begin(&self) -> Result<Batch, PoolError> {
+        if self.state.processing.swap(true, Ordering::SeqCst) {
+            return Err(PoolError::AlreadyProcessing);
+        }
+        let tasks = std::mem::take(&mut *lock(&self.state.queue));
+        let run = Arc::new(RunState::default());
+        run.not_started.store(tasks.len(), Ordering::SeqCst);
+        *lock(&self.state.current_run) = Some(run.clone());
+        Ok(Batch {
+            engine: self.engine.clone(),
+            config: self.config.clone(),
+            tasks,
+            run,
+            _processing: ProcessingGuard(self.state.clone()),
+        })
+    }
+
+    /// [`Pool::begin`] and [`Batch::run`] in one.
+    pub async fn process<F: Fn(ProgressEvent) + Send + Sync>(
+        &self,
+        on_progress: F,
+    ) -> Result<RunReport, PoolError> {
+        Ok(self.begin()?.run(on_progress).await)
+    }
+
+    /// Cancels the run in progress, if any (see the module comment); the queue is left as it is.
+    pub fn cancel(&self) {
+        if let Some(run) = lock(&self.state.current_run).as_ref() {
+            run.cancel();
+        }
+    }
+}
+
+/// Marks the pool idle again when its batch is done or dropped.
+struct ProcessingGuard(Arc<PoolState>);
+
+impl Drop for ProcessingGuard {
+    fn drop(&mut self) {
+        *lock(&self.0.current_run) = None;
+        self.0.processing.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The tasks of one run, taken from the pool's queue by [`Pool::begin`].
+pub struct Batch {
+    engine: Arc<Engine>,
+    config: PoolConfig,
+    tasks: Vec<QueuedTask>,
+    run: Arc<RunState>,
+    _processing: ProcessingGuard,
+}
+
+/// What every worker of a run shares.
+struct RunContext {
+    engine: Arc<Engine>,
+    config: PoolConfig,
+    run: Arc<RunState>,
+}
+
+/// Running totals of a run.
+#[derive(Default)]
+struct Tally {
+    completed: usize,
+    succeeded: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Batch {
+    /// Processes every task and returns when all have ended and their progress events were sent.
+    /// Must be polled inside a tokio runtime (it spawns tasks, blocking work and timers).
+    /// A panic in `on_progress` is caught and loses only that event.
+    pub async fn run<F: Fn(ProgressEvent) + Send + Sync>(self, on_progress: F) -> RunReport {
+        let started = Instant::now();
+        let total = self.tasks.len();
+        let ids: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|queued| queued.task.id.clone())
+            .collect();
+        let context = Arc::new(RunContext {
+            engine: self.engine,
+            config: self.config,
+            run: self.run,
+        });
+        let run = context.run.clone();
+        let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; total];
+        let mut tally = Tally::default();
+        let mut running = JoinSet::new();
+        let mut running_index = HashMap::new();
+        let mut waiting = self.tasks.into_iter().enumerate();
+
+        let mut record =
+            |index: usize, outcome: TaskOutcome, elapsed: Duration, tally: &mut Tally| {
+                tally.completed += 1;
+                let (status, error, audio_seconds) = match &outcome {
+                    TaskOutcome::Generated {
+                        duration_seconds, ..
+                    } => {
+                        tally.succeeded += 1;
+                        (TaskStatus::Generated, None, *duration_seconds)
+                    }
+                    TaskOutcome::Skipped { .. } => {
+                        tally.skipped += 1;
+                        (TaskStatus::Skipped, None, 0.0)
+                    }
+                    TaskOutcome::Failed { error } => {
+                        tally.failed += 1;
+                        (TaskStatus::Failed, Some(error.to_string()), 0.0)
+                    }
+                };
+                let event = ProgressEvent {
+                    completed: tally.completed,
+                    total,
+                    succeeded: tally.succeeded,
+                    failed: tally.failed,
+                    skipped: tally.skipped,
+                    active: run.active.load(Ordering::SeqCst),
+                    queued: run.not_started.load(Ordering::SeqCst),
+                    id: ids[index].clone(),
+                    status,
+                    ok: status != TaskStatus::Failed,
+                    error,
+                    elapsed_ms: elapsed.as_millis() as u64,
+                    audio_seconds,
+                };
+                outcomes[index] = Some(outcome);
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| on_progress(event)));
+            };
+
+        loop {
+            while running.len() < context.config.concurrency {
+                let Some((index, queued)) = waiting.next() else {
+                    break;
+                };
+                run.not_started.fetch_sub(1, Ordering::SeqCst);
+                if run.is_cancelled() {
+                    let error = queued.error(TaskErrorKind::Cancelled);
+                    record(
+                        index,
+                        TaskOutcome::Failed { error },
+                        Duration::ZERO,
+                        &mut tally,
+                    );
+                    continue;
+                }
+                run.active.fetch_add(1, Ordering::SeqCst);
+                let handle = running.spawn(run_task(context.clone(), index, queued));
+                running_index.insert(handle.id(), index);
+            }
+            let Some(joined) = running.join_next_with_id().await else {
+                break;
+            };
+            let (task_id, result) = match joined {
+                Ok((task_id, result)) => (task_id, Ok(result)),
+                Err(join_error) => (join_error.id(), Err(join_error)),
+            };
+            let Some(index) = running_index.remove(&task_id) else {
+                continue;
+            };
+            let (outcome, elapsed) = result.unwrap_or_else(|join_error| {
+                let error = TaskError {
+                    task_id: ids[index].clone(),
+                    kind: join_error_kind(join_error),
+                };
+                (TaskOutcome::Failed { error }, Duration::ZERO)
+            });
+            record(index, outcome, elapsed, &mut tally);
+        }
+
+        let tasks = ids
+            .into_iter()
+            .zip(outcomes)
+            .map(|(id, outcome)| {
+                // Every index is recorded exactly once above; the fallback only keeps this total.
+                let outcome = outcome.unwrap_or_else(|| TaskOutcome::Failed {
+                    error: TaskError {
+                        task_id: id.clone(),
+                        kind: TaskErrorKind::Internal {
+                            cause: "the task never ended".into(),
+                        },
+                    },
+                });
+                TaskReport { id, outcome }
+            })
+            .collect();
+        RunReport {
+            tasks,
+            succeeded: tally.succeeded,
+            failed: tally.failed,
+            skipped: tally.skipped,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Counts a task as active until it ends, panics included.
+struct ActiveGuard(Arc<RunState>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn run_task(
+    context: Arc<RunContext>,
+    index: usize,
+    queued: QueuedTask,
+) -> (TaskOutcome, Duration) {
+    let _active = ActiveGuard(context.run.clone());
+    let started = Instant::now();
+    let outcome = match execute(&context, index, &queued).await {
+        Ok(outcome) => outcome,
+        Err(kind) => TaskOutcome::Failed {
+            error: queued.error(kind),
+        },
+    };
+    (outcome, started.elapsed())
+}
+
+/// One task, from start to file (steps 1-4 of the module comment).
+async fn execute(
+    context: &RunContext,
+    index: usize,
+    queued: &QueuedTask,
+) -> Result<TaskOutcome, TaskErrorKind> {
+    if let Some(problem) = &queued.problem {
+        return Err(problem.clone());
+    }
+    if context.run.is_cancelled() {
+        return Err(TaskErrorKind::Cancelled);
+    }
+    let output_path = queued.task.output_path.clone();
+    let skip_existing = context.config.skip_existing;
+    let engine = context.engine.clone();
+    let task = queued.clone();
+    let prepared = tokio::task::spawn_blocking(
+        move || -> Result<Option<(PendingWav, PreparedSpeech)>, TaskErrorKind> {
+            if skip_existing && task.task.output_path.is_file() {
+                return Ok(None);
+            }
+            let pending_wav = PendingWav::create(&task.task.output_path)?;
+            let request = SpeechRequest {
+                text: &task.task.text,
+                phonemes: task.task.phonemes.as_deref(),
+                voice: &task.voice,
+                speed: task.speed,
+            };
+            Ok(Some((pending_wav, prepare(&engine, &request)?)))
+        },
+    )
+    .await
+    .map_err(join_error_kind)??;
+    let Some((pending_wav, prepared)) = prepared else {
+        return Ok(TaskOutcome::Skipped { output_path });
+    };
+
+    let slot = context
+        .engine
+        .model
+        .acquire_slot()
+        .await
+        .map_err(|cause| TaskErrorKind::Internal { cause })?;
+    let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
+    context.run.enter_inference(index, stop.clone());
+    let engine = context.engine.clone();
+    let worker_stop = stop.clone();
+    let mut synthesis =
+        tokio::task::spawn_blocking(move || -> Result<(f64, String), TaskErrorKind> {
+            let audio = synthesize(&engine, &prepared, &slot, &worker_stop)?;
+            drop(slot);
+            if worker_stop.reason().is_some() {
+                // Stopped after the last run ended: the caller reports why; nothing is written.
+                return Err(TaskErrorKind::Cancelled);
+            }
+            pending_wav.commit(&audio)?;
+            Ok((
+                audio.len() as f64 / f64::from(SAMPLE_RATE),
+                prepared.phonemes,
+            ))
+        });
+    let timeout = context.config.timeout;
+    let joined = tokio::select! {
+        joined = &mut synthesis => joined,
+        () = tokio::time::sleep(timeout) => {
+            stop.stop(StopReason::TimedOut);
+            synthesis.await
+        }
+    };
+    context.run.leave_inference(index);
+    match (joined.map_err(join_error_kind)?, stop.reason()) {
+        (Ok((duration_seconds, phonemes)), _) => Ok(TaskOutcome::Generated {
+            output_path,
+            duration_seconds,
+            phonemes,
+        }),
+        (Err(_), Some(StopReason::TimedOut)) => Err(TaskErrorKind::TimedOut { after: timeout }),
+        (Err(_), Some(StopReason::Cancelled)) => Err(TaskErrorKind::Cancelled),
+        (Err(kind), None) => Err(kind),
+    }
+}
+
+/// A worker that panicked (or was aborted) becomes an internal error of its task.
+fn join_error_kind(error: JoinError) -> TaskErrorKind {
+    let cause = if error.is_panic() {
+        let payload = error.into_panic();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|message| message.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("a worker panicked: {message}")
+    } else {
+        "the worker was aborted".into()
+    };
+    TaskErrorKind::Internal { cause }
+}

@@ -1,0 +1,94 @@
+//! One task's speech: where text becomes phonemes ([`prepare`]) and phonemes become audio
+//! ([`synthesize`]).
+
+use crate::audio::{join_chunks, trim_silence};
+use crate::engine::Engine;
+use crate::error::TaskErrorKind;
+use crate::inference::{InferenceSlot, RunStop};
+use crate::vocab::{MAX_TOKENS, Vocab};
+use crate::voices::Voice;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+/// Speeds the model is asked for; outside this range speech degrades.
+pub const SPEED_RANGE: RangeInclusive<f32> = 0.5..=2.0;
+
+/// What a task asks to be spoken.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SpeechRequest<'a> {
+    pub(crate) text: &'a str,
+    /// Phonemes given by the caller: used as they are, without G2P.
+    pub(crate) phonemes: Option<&'a str>,
+    pub(crate) voice: &'a str,
+    pub(crate) speed: f32,
+}
+
+/// A task ready for inference: its phonemes, cut into model-sized token chunks.
+pub(crate) struct PreparedSpeech {
+    pub(crate) phonemes: String,
+    chunks: Vec<Vec<i64>>,
+    voice: Arc<Voice>,
+    speed: f32,
+}
+
+pub(crate) fn check_speed(speed: f32) -> Result<(), TaskErrorKind> {
+    if speed.is_finite() && SPEED_RANGE.contains(&speed) {
+        Ok(())
+    } else {
+        Err(TaskErrorKind::InvalidSpeed { speed })
+    }
+}
+
+/// Text to phonemes (ja-g2p, unless phonemes are given) to token chunks of at most 510 tokens,
+/// cut at sentence, then clause, then word boundaries. Blocking: runs the G2P.
+pub(crate) fn prepare(
+    engine: &Engine,
+    request: &SpeechRequest,
+) -> Result<PreparedSpeech, TaskErrorKind> {
+    check_speed(request.speed)?;
+    let voice = engine.voices.get(request.voice)?;
+    let phonemes = match request
+        .phonemes
+        .map(str::trim)
+        .filter(|given| !given.is_empty())
+    {
+        Some(given) => given.to_string(),
+        None => engine.phonemize(request.text)?,
+    };
+    let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
+        .iter()
+        .map(|chunk| engine.vocab.token_ids(chunk))
+        .filter(|token_ids| !token_ids.is_empty())
+        .collect();
+    if chunks.is_empty() {
+        return Err(TaskErrorKind::NothingSpeakable {
+            detail: format!("the phonemes {phonemes:?} contain no symbol the model knows"),
+        });
+    }
+    Ok(PreparedSpeech {
+        phonemes,
+        chunks,
+        voice,
+        speed: request.speed,
+    })
+}
+
+/// Runs the model on every chunk in turn (holding one slot), trims each and joins them.
+/// Blocking. A run terminated through `stop` returns the runtime's error; the caller knows why.
+pub(crate) fn synthesize(
+    engine: &Engine,
+    prepared: &PreparedSpeech,
+    slot: &InferenceSlot,
+    stop: &RunStop,
+) -> Result<Vec<f32>, TaskErrorKind> {
+    let mut trimmed_chunks = Vec::with_capacity(prepared.chunks.len());
+    for token_ids in &prepared.chunks {
+        let style = prepared.voice.style_for(token_ids.len());
+        let audio = engine
+            .model
+            .run(slot, Vocab::padded(token_ids), style, prepared.speed, stop)
+            .map_err(|cause| TaskErrorKind::Inference { cause })?;
+        trimmed_chunks.push(trim_silence(&audio).to_vec());
+    }
+    Ok(join_chunks(&trimmed_chunks))
+}
