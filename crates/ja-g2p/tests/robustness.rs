@@ -1,0 +1,126 @@
+//! Any Unicode string gives phonemes or a clear error, never a panic; one instance serves many
+//! threads at once.
+mod common;
+
+use ja_g2p::{G2pError, JaG2p};
+use proptest::prelude::*;
+
+/// Characters Kokoro's vocabulary has (kokoro-v1.0 vocab.json): the output must stay within them.
+const KOKORO_SYMBOLS: &str = " !\"(),.:;?AIOQSTWYabcdefhijklmnopqrstuvwxyzæçðøŋœɐɑɒɔɕɖəɚɛɜɟɡɣɤɥɨɪɯɰɲɳɴɸɹɻɽɾʁʂʃʈʊʋʌʎʒʔʝʣʤʥʦʧʨʰʲˈˌː̃βθχᵊᵝᵻ—“”…→↓↗↘ꭧ";
+
+fn check(g2p: &JaG2p, text: &str) -> Result<(), TestCaseError> {
+    match g2p.phonemize(text) {
+        Ok(phonemes) => {
+            prop_assert!(
+                !phonemes.is_empty() && phonemes.trim() == phonemes,
+                "{text:?} -> {phonemes:?}"
+            );
+            prop_assert!(!phonemes.contains("  "), "{text:?} -> {phonemes:?}");
+            prop_assert!(
+                phonemes.chars().all(|c| KOKORO_SYMBOLS.contains(c)),
+                "{text:?} -> {phonemes:?}"
+            );
+        }
+        Err(G2pError::EmptyText) => prop_assert!(text.trim().is_empty(), "{text:?}"),
+        Err(G2pError::NothingSpeakable { .. }) => {}
+        Err(e) => prop_assert!(false, "{text:?}: unexpected error {e}"),
+    }
+    Ok(())
+}
+
+/// Japanese-looking text: kana, common and rare kanji, digits, punctuation, spaces, symbols.
+fn japanese_text() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        "[ぁ-ゖァ-ヺー]{1,6}",
+        "[一-龥]{1,4}",
+        "[0-9０-９]{1,12}",
+        "[、。！？「」『』（）・〜～…―ー]{1,3}",
+        "[ 　\t\n]{1,2}",
+        "[A-Za-zＡ-Ｚａ-ｚ]{1,5}",
+        "[ｦ-ﾟㇰ-ㇿ〃々ゝゞヽヾ]{1,3}",
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(pieces, 0..12).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_string_gives_phonemes_or_a_clear_error(text in any::<String>()) {
+        check(&common::g2p(), &text)?;
+    }
+
+    #[test]
+    fn japanese_like_text_gives_phonemes_or_a_clear_error(text in japanese_text()) {
+        check(&common::g2p(), &text)?;
+    }
+}
+
+#[test]
+fn empty_and_unspeakable_text_are_errors_naming_the_cause() {
+    let g2p = common::g2p();
+    for text in ["", " \n\t　"] {
+        assert!(
+            matches!(g2p.phonemize(text), Err(G2pError::EmptyText)),
+            "{text:?}"
+        );
+    }
+    for text in ["😀", "!!!", "♪♪"] {
+        let err = g2p.phonemize(text).expect_err(text);
+        assert!(
+            matches!(err, G2pError::NothingSpeakable { .. }),
+            "{text:?}: {err}"
+        );
+        assert!(
+            err.to_string().contains(text) && err.to_string().contains("nothing speakable"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn unspeakable_characters_are_dropped_and_spaces_do_not_change_readings() {
+    let g2p = common::g2p();
+    let plain = g2p.phonemize("今日は良い天気ですね。").unwrap();
+    assert_eq!(g2p.phonemize("😀今日は良い天気ですね。♪").unwrap(), plain);
+    assert_eq!(g2p.phonemize(" 今日は 良い 天気ですね。").unwrap(), plain);
+    assert_eq!(
+        g2p.phonemize("第３課").unwrap(),
+        g2p.phonemize("第3課").unwrap()
+    );
+}
+
+#[test]
+fn long_numbers_are_read_digit_by_digit() {
+    let g2p = common::g2p();
+    let phonemes = g2p.phonemize("1234567890").unwrap().replace(' ', "");
+    assert_eq!(phonemes, "iʨiɲisaɴjoɴɡoɾokɯnanahaʨikʲɨːʣeɾo");
+}
+
+#[test]
+fn one_instance_serves_many_threads() {
+    let g2p = common::g2p();
+    let texts = [
+        "今日は良い天気ですね。",
+        "漢字を勉強します。",
+        "食べる",
+        "東京タワーに行きました。",
+    ];
+    let expected: Vec<String> = texts.iter().map(|t| g2p.phonemize(t).unwrap()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..50 {
+                    for (text, want) in texts.iter().zip(&expected) {
+                        assert_eq!(&g2p.phonemize(text).unwrap(), want);
+                    }
+                }
+            });
+        }
+    });
+    assert!(
+        std::sync::Arc::ptr_eq(&g2p, &common::g2p()),
+        "shared() must return the same instance"
+    );
+}
