@@ -1,8 +1,9 @@
 //! Where the assets live and whether they are intact.
 //!
 //! The folder is, in order: the path the caller gives, `$KOKORO_POOL_ASSETS`, or `<repo>/assets`
-//! (the repository this crate was built in). The model, the vocabulary and the ONNX Runtime
-//! library are checked against pinned sizes and SHA-256 digests; a digest is computed once per
+//! (the repository this crate was built in). The files pinned in the repository's
+//! `assets.lock.json` (model, vocabulary, ONNX Runtime library) are checked against their SHA-256
+//! digests; a digest is computed once per
 //! process for each (file, size, modification time), so a second engine on the same folder is free
 //! and a replaced file is checked again.
 
@@ -24,30 +25,29 @@ const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.31.1";
 const VOICES_DIR: &str = "voices";
 const JA_DICT_DIR: &str = "ja-dict";
 
-/// A file whose bytes are pinned.
-struct PinnedFile {
-    relative_path: &'static str,
-    size: u64,
-    sha256: &'static str,
-}
+/// The repository's pins (`assets.lock.json`, `files`: path under the assets folder -> SHA-256),
+/// shared with the fetch script so that both check the same bytes.
+const ASSET_LOCK: &str = include_str!("../../../assets.lock.json");
 
-const PINNED_FILES: [PinnedFile; 3] = [
-    PinnedFile {
-        relative_path: MODEL_FILE,
-        size: 92_361_271,
-        sha256: "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb",
-    },
-    PinnedFile {
-        relative_path: VOCAB_FILE,
-        size: 0, // not pinned: the digest alone decides
-        sha256: "ba536e2187cf4a12827b4e6138f29c17b795fcc3f8155386408d8d4edc229a41",
-    },
-    PinnedFile {
-        relative_path: ORT_LIBRARY_FILE,
-        size: 0,
-        sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
-    },
-];
+/// (relative path, SHA-256) of every pinned file.
+fn pinned_files() -> Result<Vec<(String, String)>, EngineError> {
+    let lock_error = |detail: String| EngineError::AssetCorrupt {
+        path: PathBuf::from("assets.lock.json"),
+        detail,
+    };
+    let lock: serde_json::Value =
+        serde_json::from_str(ASSET_LOCK).map_err(|error| lock_error(error.to_string()))?;
+    let files = lock["files"]
+        .as_object()
+        .ok_or_else(|| lock_error("no \"files\" object".into()))?;
+    files
+        .iter()
+        .map(|(path, digest)| match digest.as_str() {
+            Some(digest) => Ok((path.clone(), digest.to_string())),
+            None => Err(lock_error(format!("the digest of {path} is not a string"))),
+        })
+        .collect()
+}
 
 /// The paths of every asset under one assets folder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -95,8 +95,15 @@ impl AssetPaths {
 
     /// Checks that every asset exists and that the pinned files are intact.
     pub fn verify(&self) -> Result<(), EngineError> {
-        for pinned in &PINNED_FILES {
-            verify_pinned(&self.root.join(pinned.relative_path), pinned)?;
+        for required in [MODEL_FILE, VOCAB_FILE, ORT_LIBRARY_FILE] {
+            if !self.root.join(required).is_file() {
+                return Err(EngineError::AssetMissing {
+                    path: self.root.join(required),
+                });
+            }
+        }
+        for (relative_path, sha256) in pinned_files()? {
+            verify_pinned(&self.root.join(relative_path), &sha256)?;
         }
         for dir in [self.voices_dir(), self.ja_dict_dir()] {
             let is_non_empty_dir =
@@ -117,7 +124,7 @@ fn digest_cache() -> &'static Mutex<HashMap<FileVersion, String>> {
     CACHE.get_or_init(Default::default)
 }
 
-fn verify_pinned(path: &Path, pinned: &PinnedFile) -> Result<(), EngineError> {
+fn verify_pinned(path: &Path, expected_sha256: &str) -> Result<(), EngineError> {
     let metadata = match fs::metadata(path) {
         Ok(metadata) if metadata.is_file() => metadata,
         Ok(_) => {
@@ -132,12 +139,6 @@ fn verify_pinned(path: &Path, pinned: &PinnedFile) -> Result<(), EngineError> {
         }
         Err(error) => return Err(unreadable(path, &error)),
     };
-    if pinned.size != 0 && metadata.len() != pinned.size {
-        return Err(EngineError::AssetCorrupt {
-            path: path.to_path_buf(),
-            detail: format!("{} bytes, expected {}", metadata.len(), pinned.size),
-        });
-    }
     let version: FileVersion = (path.to_path_buf(), metadata.len(), metadata.modified().ok());
     let cached = digest_cache()
         .lock()
@@ -153,10 +154,10 @@ fn verify_pinned(path: &Path, pinned: &PinnedFile) -> Result<(), EngineError> {
             digest
         }
     };
-    if digest != pinned.sha256 {
+    if digest != expected_sha256 {
         return Err(EngineError::AssetCorrupt {
             path: path.to_path_buf(),
-            detail: format!("SHA-256 {digest}, expected {}", pinned.sha256),
+            detail: format!("SHA-256 {digest}, expected {expected_sha256}"),
         });
     }
     Ok(())
@@ -215,6 +216,21 @@ mod tests {
         }
         let paths = AssetPaths::resolve(Some(&dir));
         (dir, paths)
+    }
+
+    #[test]
+    fn the_lock_pins_the_model_the_vocab_and_the_runtime() {
+        let pinned: Vec<String> = pinned_files()
+            .unwrap()
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        for required in [MODEL_FILE, VOCAB_FILE, ORT_LIBRARY_FILE] {
+            assert!(
+                pinned.iter().any(|path| path == required),
+                "{required} not pinned: {pinned:?}"
+            );
+        }
     }
 
     #[test]

@@ -102,3 +102,46 @@ fn g2p_error(error: G2pError) -> TaskErrorKind {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_assets_is_named_with_the_fetch_command() {
+        let options = EngineOptions {
+            assets_dir: Some("/nonexistent/assets".into()),
+            ..EngineOptions::default()
+        };
+        let message = Engine::load(&options).err().unwrap().to_string();
+        assert!(
+            message.contains("/nonexistent/assets/kokoro-v1.0.int8.onnx"),
+            "{message}"
+        );
+        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_layout_is_refused_before_anything_loads() {
+        let options = EngineOptions {
+            assets_dir: Some("/nonexistent/assets".into()),
+            layout: InferenceLayout {
+                slots: 0,
+                threads_per_slot: 1,
+            },
+            ..EngineOptions::default()
+        };
+        assert!(matches!(
+            Engine::load(&options),
+            Err(EngineError::InvalidLayout(_))
+        ));
+    }
+
+    #[test]
+    fn phonemize_uses_the_dictionary_and_reports_empty_text() {
+        let engine = crate::test_support::engine();
+        assert_eq!(engine.phonemize("食べる").unwrap(), "tabeɾɯ");
+        assert_eq!(engine.phonemize("  "), Err(TaskErrorKind::EmptyText));
+        assert!(engine.voices().contains(&"jf_alpha".to_string()));
+    }
+}

@@ -44,6 +44,9 @@ pub mod vocab;
 pub mod voices;
 pub mod wav;
 
+#[cfg(test)]
+mod test_support;
+
 pub use assets::{ASSETS_ENV, AssetPaths};
 pub use audio::SAMPLE_RATE;
 pub use engine::{Engine, EngineOptions};

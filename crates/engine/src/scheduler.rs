@@ -28,6 +28,7 @@ use crate::task::{QueuedTask, Task, TaskOutcome, check_tasks};
 use crate::wav::PendingWav;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -91,6 +92,8 @@ pub struct ProgressEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskReport {
     pub id: String,
+    /// The task's output path, whatever the outcome.
+    pub output_path: PathBuf,
     pub outcome: TaskOutcome,
 }
 
@@ -300,6 +303,11 @@ impl Batch {
             .iter()
             .map(|queued| queued.task.id.clone())
             .collect();
+        let output_paths: Vec<PathBuf> = self
+            .tasks
+            .iter()
+            .map(|queued| queued.task.output_path.clone())
+            .collect();
         let context = Arc::new(RunContext {
             engine: self.engine,
             config: self.config,
@@ -392,8 +400,9 @@ impl Batch {
 
         let tasks = ids
             .into_iter()
+            .zip(output_paths)
             .zip(outcomes)
-            .map(|(id, outcome)| {
+            .map(|((id, output_path), outcome)| {
                 // Every index is recorded exactly once above; the fallback only keeps this total.
                 let outcome = outcome.unwrap_or_else(|| TaskOutcome::Failed {
                     error: TaskError {
@@ -403,7 +412,11 @@ impl Batch {
                         },
                     },
                 });
-                TaskReport { id, outcome }
+                TaskReport {
+                    id,
+                    output_path,
+                    outcome,
+                }
             })
             .collect();
         RunReport {
@@ -537,4 +550,475 @@ fn join_error_kind(error: JoinError) -> TaskErrorKind {
         "the worker was aborted".into()
     };
     TaskErrorKind::Internal { cause }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineOptions;
+    use crate::inference::{InferenceLayout, SessionSharing};
+    use crate::test_support::{LONG_PHONEMES, SHORT_PHONEMES, engine, phoneme_task, scratch_dir};
+    use std::path::Path;
+
+    fn config(concurrency: usize) -> PoolConfig {
+        PoolConfig {
+            concurrency,
+            ..PoolConfig::default()
+        }
+    }
+
+    fn failure(report: &RunReport, id: &str) -> TaskErrorKind {
+        match &report
+            .tasks
+            .iter()
+            .find(|task| task.id == id)
+            .unwrap()
+            .outcome
+        {
+            TaskOutcome::Failed { error } => {
+                assert_eq!(error.task_id, id);
+                assert!(
+                    error.to_string().contains(&format!("task \"{id}\"")),
+                    "{error}"
+                );
+                error.kind.clone()
+            }
+            other => panic!("{id}: expected a failure, got {other:?}"),
+        }
+    }
+
+    fn is_generated(report: &RunReport, id: &str) -> bool {
+        matches!(
+            report
+                .tasks
+                .iter()
+                .find(|task| task.id == id)
+                .unwrap()
+                .outcome,
+            TaskOutcome::Generated { .. }
+        )
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_reaches_the_limit_and_never_exceeds_it() {
+        let dir = scratch_dir("concurrency");
+        let pool = Arc::new(Pool::new(engine(), config(3)).unwrap());
+        let tasks = (0..7)
+            .map(|index| phoneme_task(&dir, &format!("word{index}"), SHORT_PHONEMES))
+            .collect();
+        assert_eq!(pool.add_tasks(tasks).unwrap(), 7);
+        assert_eq!(pool.queue_size(), 7);
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (pool, sampling) = (pool.clone(), sampling.clone());
+            std::thread::spawn(move || {
+                let mut most_active = 0;
+                while sampling.load(Ordering::SeqCst) {
+                    most_active = most_active.max(pool.active_workers());
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                most_active
+            })
+        };
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        sampling.store(false, Ordering::SeqCst);
+        assert_eq!(
+            sampler.join().unwrap(),
+            3,
+            "the sampler saw the limit reached, not exceeded"
+        );
+        assert!(
+            events
+                .into_inner()
+                .unwrap()
+                .iter()
+                .all(|event| event.active <= 3)
+        );
+        assert_eq!(report.succeeded, 7);
+        assert_eq!((pool.queue_size(), pool.active_workers()), (0, 0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_task_gets_one_progress_event_and_a_readable_wav() {
+        let dir = scratch_dir("progress");
+        let pool = Pool::new(engine(), config(2)).unwrap();
+        let greeting = "koɲɲiʨiβa. kʲoː no seʦɨmeː o haʥimemasɨ.";
+        let mut from_text = phoneme_task(&dir, "from-text", "");
+        from_text.phonemes = None;
+        from_text.text = "食べる".into();
+        pool.add_tasks(vec![
+            phoneme_task(&dir, "word", SHORT_PHONEMES),
+            phoneme_task(&dir, "greeting", greeting),
+            from_text,
+        ])
+        .unwrap();
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        let events = events.into_inner().unwrap();
+
+        let mut ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["from-text", "greeting", "word"]);
+        assert_eq!(
+            events
+                .iter()
+                .map(|event| event.completed)
+                .collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert!(
+            events
+                .iter()
+                .all(|event| event.total == 3 && event.ok && event.error.is_none())
+        );
+        let last = events.last().unwrap();
+        assert_eq!(
+            (last.succeeded, last.failed, last.skipped, last.queued),
+            (3, 0, 0, 0)
+        );
+        assert_eq!((report.succeeded, report.failed, report.skipped), (3, 0, 0));
+        assert_eq!(
+            report
+                .tasks
+                .iter()
+                .map(|task| task.id.as_str())
+                .collect::<Vec<_>>(),
+            ["word", "greeting", "from-text"]
+        );
+
+        for task in &report.tasks {
+            let TaskOutcome::Generated {
+                output_path,
+                duration_seconds,
+                phonemes,
+            } = &task.outcome
+            else {
+                panic!("{task:?}")
+            };
+            let event = events.iter().find(|event| event.id == task.id).unwrap();
+            assert_eq!(event.audio_seconds, *duration_seconds);
+            let reader = hound::WavReader::open(output_path).unwrap();
+            let spec = reader.spec();
+            assert_eq!(
+                (spec.channels, spec.sample_rate, spec.bits_per_sample),
+                (1, 24_000, 16)
+            );
+            let samples: Vec<f64> = reader
+                .into_samples::<i16>()
+                .map(|sample| f64::from(sample.unwrap()) / 32767.0)
+                .collect();
+            let seconds = samples.len() as f64 / 24_000.0;
+            assert!((seconds - duration_seconds).abs() < 1e-6);
+            let phoneme_count = phonemes
+                .chars()
+                .filter(|symbol| !symbol.is_whitespace())
+                .count() as f64;
+            assert!(
+                (0.04 * phoneme_count..=0.2 * phoneme_count).contains(&seconds),
+                "{}: {seconds:.2} s for {phoneme_count} phonemes",
+                task.id
+            );
+            let rms = (samples.iter().map(|sample| sample * sample).sum::<f64>()
+                / samples.len() as f64)
+                .sqrt();
+            assert!(rms > 0.02, "{}: RMS {rms}", task.id);
+        }
+        let TaskOutcome::Generated { phonemes, .. } = &report.tasks[2].outcome else {
+            unreachable!()
+        };
+        assert_eq!(phonemes, SHORT_PHONEMES, "食べる went through the G2P");
+        assert_eq!(
+            files_in(&dir),
+            ["from-text.wav", "greeting.wav", "word.wav"],
+            "no temporary file is left"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn existing_outputs_are_skipped_unless_told_otherwise() {
+        let dir = scratch_dir("skip");
+        let existing = dir.join("exists.wav");
+        std::fs::write(&existing, b"not a wav").unwrap();
+
+        let pool = Pool::new(engine(), config(2)).unwrap();
+        pool.add_tasks(vec![phoneme_task(&dir, "exists", SHORT_PHONEMES)])
+            .unwrap();
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.tasks[0].outcome,
+            TaskOutcome::Skipped {
+                output_path: existing.clone()
+            }
+        );
+        assert_eq!((report.succeeded, report.skipped), (0, 1));
+        let events = events.into_inner().unwrap();
+        assert_eq!(
+            (events.len(), events[0].status, events[0].ok),
+            (1, TaskStatus::Skipped, true)
+        );
+        assert_eq!(std::fs::read(&existing).unwrap(), b"not a wav");
+
+        let overwriting = Pool::new(
+            engine(),
+            PoolConfig {
+                skip_existing: false,
+                ..config(2)
+            },
+        )
+        .unwrap();
+        overwriting
+            .add_tasks(vec![phoneme_task(&dir, "exists", SHORT_PHONEMES)])
+            .unwrap();
+        let report = overwriting.process(|_| {}).await.unwrap();
+        assert!(is_generated(&report, "exists"));
+        assert!(hound::WavReader::open(&existing).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_failing_task_never_stops_the_others() {
+        let dir = scratch_dir("isolation");
+        std::fs::write(dir.join("a-file"), b"x").unwrap();
+        let with = |id: &str, change: &dyn Fn(&mut Task)| {
+            let mut task = phoneme_task(&dir, id, SHORT_PHONEMES);
+            change(&mut task);
+            task
+        };
+        let pool = Pool::new(engine(), config(4)).unwrap();
+        pool.add_tasks(vec![
+            with("good-1", &|_| {}),
+            with("bad-voice", &|task| task.voice = Some("jf_nobody".into())),
+            with("empty-text", &|task| task.phonemes = None),
+            with("blank-text", &|task| {
+                task.phonemes = Some("  ".into());
+                task.text = " \n ".into();
+            }),
+            with("too-fast", &|task| task.speed = Some(3.0)),
+            with("too-slow", &|task| task.speed = Some(0.49)),
+            with("nan-speed", &|task| task.speed = Some(f32::NAN)),
+            with("unwritable", &|task| {
+                task.output_path = dir.join("a-file/child.wav")
+            }),
+            with("unspeakable", &|task| task.phonemes = Some("😀 ♪".into())),
+            with("same-output", &|task| {
+                task.output_path = dir.join("good-1.wav")
+            }),
+            with("good-2", &|task| task.speed = Some(2.0)),
+        ])
+        .unwrap();
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        assert!(
+            is_generated(&report, "good-1") && is_generated(&report, "good-2"),
+            "{report:?}"
+        );
+        assert_eq!((report.succeeded, report.failed), (2, 9), "{report:#?}");
+        assert!(matches!(
+            failure(&report, "bad-voice"),
+            TaskErrorKind::UnknownVoice { .. }
+        ));
+        assert_eq!(failure(&report, "empty-text"), TaskErrorKind::EmptyText);
+        assert_eq!(failure(&report, "blank-text"), TaskErrorKind::EmptyText);
+        assert_eq!(
+            failure(&report, "too-fast"),
+            TaskErrorKind::InvalidSpeed { speed: 3.0 }
+        );
+        assert_eq!(
+            failure(&report, "too-slow"),
+            TaskErrorKind::InvalidSpeed { speed: 0.49 }
+        );
+        assert!(matches!(
+            failure(&report, "nan-speed"),
+            TaskErrorKind::InvalidSpeed { .. }
+        ));
+        assert!(matches!(
+            failure(&report, "unwritable"),
+            TaskErrorKind::Output { .. }
+        ));
+        assert!(matches!(
+            failure(&report, "unspeakable"),
+            TaskErrorKind::NothingSpeakable { .. }
+        ));
+        assert!(matches!(
+            failure(&report, "same-output"),
+            TaskErrorKind::DuplicateOutputPath { .. }
+        ));
+        let unwritable = events
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .find(|event| event.id == "unwritable")
+            .unwrap();
+        assert!(!unwritable.ok);
+        let message = unwritable.error.unwrap();
+        assert!(
+            message.contains("a-file/child.wav") && message.contains("os error"),
+            "the path and the OS reason are kept: {message}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timeout_terminates_the_run_and_frees_the_slot() {
+        // An engine of its own: the slot count must not be shared with other tests.
+        let options = EngineOptions {
+            assets_dir: None,
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            sharing: SessionSharing::SharedSession,
+        };
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&options))
+            .await
+            .unwrap()
+            .unwrap();
+        let dir = scratch_dir("timeout");
+        let timeout = Duration::from_millis(200);
+        let pool = Pool::new(
+            engine.clone(),
+            PoolConfig {
+                timeout,
+                ..config(1)
+            },
+        )
+        .unwrap();
+        pool.add_tasks(vec![phoneme_task(&dir, "long", LONG_PHONEMES)])
+            .unwrap();
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        assert_eq!(
+            failure(&report, "long"),
+            TaskErrorKind::TimedOut { after: timeout }
+        );
+        // The whole run takes about 10 s; terminated, it ends soon after the timeout.
+        let elapsed_ms = events.into_inner().unwrap()[0].elapsed_ms;
+        assert!(elapsed_ms < 3_000, "the task ended after {elapsed_ms} ms");
+        assert_eq!(engine.model.free_slots(), 1);
+        assert!(
+            files_in(&dir).is_empty(),
+            "no output and no temporary file: {:?}",
+            files_in(&dir)
+        );
+
+        let next = Pool::new(engine, config(1)).unwrap();
+        next.add_tasks(vec![phoneme_task(&dir, "after", SHORT_PHONEMES)])
+            .unwrap();
+        assert!(is_generated(&next.process(|_| {}).await.unwrap(), "after"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_fails_waiting_tasks_and_terminates_running_ones() {
+        let dir = scratch_dir("cancel");
+        let pool = Arc::new(Pool::new(engine(), config(1)).unwrap());
+        pool.add_tasks(vec![
+            phoneme_task(&dir, "first", SHORT_PHONEMES),
+            phoneme_task(&dir, "long", LONG_PHONEMES),
+            phoneme_task(&dir, "third", SHORT_PHONEMES),
+        ])
+        .unwrap();
+        let started = Instant::now();
+        let canceller = pool.clone();
+        let report = pool
+            .process(move |event| {
+                if event.id == "first" {
+                    canceller.cancel();
+                }
+            })
+            .await
+            .unwrap();
+        assert!(is_generated(&report, "first"));
+        assert_eq!(failure(&report, "long"), TaskErrorKind::Cancelled);
+        assert_eq!(failure(&report, "third"), TaskErrorKind::Cancelled);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the long task did not run to its end"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_configurations_and_ids_are_refused_whole() {
+        let too_low = Pool::new(engine(), config(0)).err().unwrap().to_string();
+        assert!(too_low.contains("concurrency is 0"), "{too_low}");
+        let too_high = Pool::new(engine(), config(MAX_CONCURRENCY + 1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(too_high.contains("concurrency is 1025"), "{too_high}");
+        let voice = PoolConfig {
+            default_voice: "nobody".into(),
+            ..config(1)
+        };
+        let message = Pool::new(engine(), voice).err().unwrap().to_string();
+        assert!(message.contains("unknown voice \"nobody\""), "{message}");
+        let zero_timeout = PoolConfig {
+            timeout: Duration::ZERO,
+            ..config(1)
+        };
+        assert!(Pool::new(engine(), zero_timeout).is_err());
+
+        let dir = std::env::temp_dir();
+        let pool = Pool::new(engine(), config(2)).unwrap();
+        pool.add_tasks(vec![phoneme_task(&dir, "a", "a")]).unwrap();
+        let duplicate = pool.add_tasks(vec![
+            phoneme_task(&dir, "b", "a"),
+            phoneme_task(&dir, "a", "a"),
+        ]);
+        assert_eq!(duplicate, Err(PoolError::DuplicateId { id: "a".into() }));
+        let within_call = pool.add_tasks(vec![
+            phoneme_task(&dir, "c", "a"),
+            phoneme_task(&dir, "c", "a"),
+        ]);
+        assert_eq!(within_call, Err(PoolError::DuplicateId { id: "c".into() }));
+        let empty = pool.add_tasks(vec![
+            phoneme_task(&dir, "d", "a"),
+            phoneme_task(&dir, " ", "a"),
+        ]);
+        assert_eq!(empty, Err(PoolError::EmptyId { index: 1 }));
+        assert_eq!(pool.queue_size(), 1, "refused calls queue nothing");
+
+        let batch = pool.begin().unwrap();
+        assert_eq!(pool.begin().err(), Some(PoolError::AlreadyProcessing));
+        drop(batch);
+        assert!(pool.begin().is_ok(), "a dropped batch frees the pool");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_worker_becomes_an_internal_task_error() {
+        let join_error = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let TaskErrorKind::Internal { cause } = join_error_kind(join_error) else {
+            panic!("not internal")
+        };
+        assert!(cause.contains("boom"), "{cause}");
+    }
 }

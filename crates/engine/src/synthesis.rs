@@ -55,10 +55,11 @@ pub(crate) fn prepare(
         Some(given) => given.to_string(),
         None => engine.phonemize(request.text)?,
     };
+    // A chunk of only spaces and punctuation would come out as noise: leave it out.
     let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
         .iter()
+        .filter(|chunk| engine.vocab.is_speakable(chunk))
         .map(|chunk| engine.vocab.token_ids(chunk))
-        .filter(|token_ids| !token_ids.is_empty())
         .collect();
     if chunks.is_empty() {
         return Err(TaskErrorKind::NothingSpeakable {
@@ -91,4 +92,51 @@ pub(crate) fn synthesize(
         trimmed_chunks.push(trim_silence(&audio).to_vec());
     }
     Ok(join_chunks(&trimmed_chunks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{LONG_PHONEMES, engine};
+
+    fn request(phonemes: &str) -> SpeechRequest<'_> {
+        SpeechRequest {
+            text: "",
+            phonemes: Some(phonemes),
+            voice: "jf_alpha",
+            speed: 1.0,
+        }
+    }
+
+    #[test]
+    fn long_phonemes_are_cut_into_model_sized_chunks_at_sentence_ends() {
+        let engine = engine();
+        let twice = format!("{LONG_PHONEMES} {LONG_PHONEMES}");
+        let prepared = prepare(&engine, &request(&twice)).unwrap();
+        assert_eq!(prepared.chunks.len(), 2);
+        assert!(
+            prepared
+                .chunks
+                .iter()
+                .all(|chunk| chunk.len() <= MAX_TOKENS)
+        );
+        let all_tokens: usize = prepared.chunks.iter().map(Vec::len).sum();
+        assert_eq!(
+            all_tokens + 1,
+            engine.vocab.token_ids(&twice).len(),
+            "only the space at the cut is dropped"
+        );
+        let one = prepare(&engine, &request(LONG_PHONEMES)).unwrap();
+        assert_eq!(one.chunks, vec![engine.vocab.token_ids(LONG_PHONEMES)]);
+    }
+
+    #[test]
+    fn speed_must_be_finite_and_within_range() {
+        for speed in [0.5, 1.0, 2.0] {
+            assert!(check_speed(speed).is_ok());
+        }
+        for speed in [0.49, 2.01, 0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert!(check_speed(speed).is_err(), "{speed}");
+        }
+    }
 }

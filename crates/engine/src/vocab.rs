@@ -53,6 +53,13 @@ impl Vocab {
             .collect()
     }
 
+    /// Whether `phonemes` hold a sound the model knows, not just spaces and punctuation.
+    pub(crate) fn is_speakable(&self, phonemes: &str) -> bool {
+        phonemes
+            .chars()
+            .any(|symbol| symbol.is_alphabetic() && self.ids.contains_key(&symbol))
+    }
+
     /// The model input: ids with a pad at both ends.
     pub(crate) fn padded(token_ids: &[i64]) -> Vec<i64> {
         let mut padded = Vec::with_capacity(token_ids.len() + 2);
@@ -76,6 +83,8 @@ mod tests {
         assert_eq!(ids.len(), 6);
         assert_eq!(vocab.token_ids("ta😀be"), vocab.token_ids("tabe"));
         assert!(vocab.token_ids("😀").is_empty());
+        assert!(vocab.is_speakable("a."));
+        assert!(!vocab.is_speakable("😀 , ♪ ."));
         assert_eq!(Vocab::padded(&[5, 6]), vec![0, 5, 6, 0]);
     }
 }
