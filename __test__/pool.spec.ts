@@ -1,0 +1,225 @@
+// The native AudioWorkerPool against the real Kokoro model, on short inputs.
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { types } from 'node:util'
+
+import { AudioWorkerPool, phonemize, type AudioTask, type Progress } from '../index'
+import { readWav } from './helpers/wav'
+
+const WORDS = ['食べる', '図書館', '水', '日本語', '猫', '学校']
+
+let dir: string
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kokoro-pool-'))
+})
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function wordTasks(words: string[]): AudioTask[] {
+  return words.map((text, i) => ({ id: `w${i}`, text, outputPath: path.join(dir, `w${i}.wav`) }))
+}
+
+describe('AudioWorkerPool', () => {
+  it('runs at most `concurrency` tasks at once, reaches that limit, and reports progress once per task before resolving', async () => {
+    const pool = new AudioWorkerPool(2)
+    const tasks = wordTasks(WORDS.slice(0, 4))
+    pool.addTasks(tasks)
+    expect(pool.getQueueSize()).toBe(4)
+    expect(pool.getActiveWorkers()).toBe(0)
+
+    const events: Progress[] = []
+    const liveActive: number[] = []
+    const liveQueued: number[] = []
+    // Inference runs on native threads, so the JS thread is free to watch the live counters.
+    const sampler = setInterval(() => {
+      liveActive.push(pool.getActiveWorkers())
+      liveQueued.push(pool.getQueueSize())
+    }, 5)
+    const result = await pool.process((progress) => {
+      events.push(progress)
+    })
+    clearInterval(sampler)
+
+    // Every callback ran before the Promise resolved.
+    expect(events).toHaveLength(4)
+    expect(new Set(events.map((e) => e.id))).toEqual(new Set(tasks.map((t) => t.id)))
+    expect(events.map((e) => e.completed)).toEqual([1, 2, 3, 4])
+    expect(events.every((e) => e.total === 4 && e.ok && e.status === 'generated')).toBe(true)
+    expect(Math.max(...liveActive)).toBe(2)
+    expect(Math.max(...events.map((e) => e.active))).toBeLessThanOrEqual(1)
+    // The queue drains as tasks start: two were waiting while the first two ran.
+    expect(Math.max(...liveQueued)).toBe(2)
+    expect(events[0].queued).toBeLessThanOrEqual(2)
+    expect(events[3].queued).toBe(0)
+    expect(events[3].audioSeconds).toBeGreaterThan(0)
+
+    expect(result.success).toBe(4)
+    expect(result.failed).toBe(0)
+    expect(result.skipped).toBe(0)
+    expect(result.elapsedMs).toBeGreaterThan(0)
+    expect(types.isMap(result.results)).toBe(true)
+    expect(result.results.size).toBe(4)
+    expect(pool.getActiveWorkers()).toBe(0)
+    expect(pool.getQueueSize()).toBe(0)
+  })
+
+  it('writes 24 kHz mono 16-bit WAV files whose duration fits the phonemes and that are not silent', async () => {
+    const pool = new AudioWorkerPool(2)
+    const tasks = wordTasks(['食べる', 'きょうはいいてんきですね。'])
+    pool.addTasks(tasks)
+    const result = await pool.process()
+    for (const task of tasks) {
+      const entry = result.results.get(task.id)!
+      expect(entry.error).toBeUndefined()
+      expect(entry.status).toBe('generated')
+      expect(entry.outputPath).toBe(task.outputPath)
+      const wav = readWav(task.outputPath)
+      expect(wav).toMatchObject({ sampleRate: 24000, channels: 1, bitsPerSample: 16 })
+      const phonemeCount = [...entry.phonemes!].length
+      expect(phonemeCount).toBeGreaterThan(3)
+      // Spoken Japanese runs at roughly 10-20 phonemes a second; allow a wide margin either side.
+      expect(wav.durationSeconds).toBeGreaterThan(phonemeCount * 0.02)
+      expect(wav.durationSeconds).toBeLessThan(phonemeCount * 0.25 + 0.5)
+      expect(entry.durationSeconds).toBeCloseTo(wav.durationSeconds, 2)
+      expect(wav.rms).toBeGreaterThan(0.01)
+    }
+    // No temp files are left beside the outputs.
+    expect(fs.readdirSync(dir).sort()).toEqual(['w0.wav', 'w1.wav'])
+  })
+
+  it('isolates failures: each bad task gets its own Error naming the cause, the others succeed', async () => {
+    const blocker = path.join(dir, 'not-a-folder')
+    fs.writeFileSync(blocker, 'a file where a folder should be')
+    const pool = new AudioWorkerPool(2)
+    pool.addTasks([
+      { id: 'good-1', text: '水', outputPath: path.join(dir, 'good-1.wav') },
+      { id: 'bad-voice', text: '水', voice: 'no_such_voice', outputPath: path.join(dir, 'bad-voice.wav') },
+      { id: 'empty', text: '   ', outputPath: path.join(dir, 'empty.wav') },
+      { id: 'emoji', text: '😀🎉', outputPath: path.join(dir, 'emoji.wav') },
+      { id: 'bad-path', text: '水', outputPath: path.join(blocker, 'x.wav') },
+      { id: 'bad-speed', text: '水', speed: 10, outputPath: path.join(dir, 'bad-speed.wav') },
+      { id: 'good-2', text: '猫', outputPath: path.join(dir, 'good-2.wav') },
+    ])
+    const failedEvents: string[] = []
+    const result = await pool.process((p) => {
+      if (!p.ok) failedEvents.push(`${p.id}: ${p.error}`)
+    })
+    expect(result.success).toBe(2)
+    expect(result.failed).toBe(5)
+    expect(failedEvents).toHaveLength(5)
+    const message = (id: string) => {
+      const error = result.results.get(id)!.error
+      // A real Error (Jest's sandbox has its own Error class, so ask util.types rather than instanceof).
+      expect(types.isNativeError(error)).toBe(true)
+      return error!.message
+    }
+    expect(message('bad-voice')).toMatch(/bad-voice.*no_such_voice/)
+    expect(message('empty')).toMatch(/empty.*(empty|nothing)/i)
+    expect(message('emoji')).toMatch(/emoji.*nothing speakable/i)
+    expect(message('bad-path')).toMatch(/bad-path.*not-a-folder/)
+    expect(message('bad-speed')).toMatch(/bad-speed.*speed/)
+    for (const id of ['good-1', 'good-2']) {
+      expect(result.results.get(id)!.error).toBeUndefined()
+      expect(readWav(path.join(dir, `${id}.wav`)).rms).toBeGreaterThan(0.01)
+    }
+    expect(fs.existsSync(path.join(dir, 'bad-voice.wav'))).toBe(false)
+  })
+
+  it('stops an inference that runs past the timeout and frees its slot', async () => {
+    // About a minute of speech: tens of seconds of inference on any CPU, far past the 5 s timeout,
+    // while one word takes well under it even on a loaded 2-core machine.
+    const long = '今日は朝から雨が降っていたので、図書館で日本語の本を読みました。'.repeat(8)
+    const pool = new AudioWorkerPool(1, { timeoutMs: 5000, inferenceSlots: 1 })
+    pool.addTasks([
+      { id: 'too-long', text: long, outputPath: path.join(dir, 'too-long.wav') },
+      { id: 'after', text: '水', outputPath: path.join(dir, 'after.wav') },
+    ])
+    const elapsed = new Map<string, number>()
+    const result = await pool.process((p) => elapsed.set(p.id, p.elapsedMs))
+    const error = result.results.get('too-long')!.error
+    expect(error?.message).toMatch(/too-long.*timed out after 5000 ms/)
+    // Terminated, not waited for: the task ended soon after its deadline, not when the run would have.
+    expect(elapsed.get('too-long')).toBeLessThan(5000 + 4000)
+    expect(fs.existsSync(path.join(dir, 'too-long.wav'))).toBe(false)
+    // The slot was freed: the next task ran on it and finished.
+    expect(result.results.get('after')!.status).toBe('generated')
+    expect(readWav(path.join(dir, 'after.wav')).sampleRate).toBe(24000)
+    expect(fs.readdirSync(dir)).toEqual(['after.wav'])
+  })
+
+  it('skips outputs that already exist and reports them as skipped', async () => {
+    const tasks = wordTasks(['水', '日'])
+    const first = new AudioWorkerPool(2)
+    first.addTasks(tasks)
+    expect((await first.process()).success).toBe(2)
+    const before = fs.statSync(tasks[0].outputPath).mtimeMs
+
+    const second = new AudioWorkerPool(2)
+    second.addTasks(tasks)
+    const statuses: string[] = []
+    const result = await second.process((p) => statuses.push(p.status))
+    expect(result).toMatchObject({ success: 0, failed: 0, skipped: 2 })
+    expect(statuses).toEqual(['skipped', 'skipped'])
+    expect(result.results.get('w0')!.status).toBe('skipped')
+    expect(fs.statSync(tasks[0].outputPath).mtimeMs).toBe(before)
+
+    const overwrite = new AudioWorkerPool(2, { skipExisting: false })
+    overwrite.addTasks(tasks.slice(0, 1))
+    expect((await overwrite.process()).success).toBe(1)
+  })
+
+  it('uses the given phonemes instead of the text, and honours voice and speed', async () => {
+    const pool = new AudioWorkerPool(2)
+    pool.addTasks([
+      { id: 'normal', text: '食べる', outputPath: path.join(dir, 'normal.wav') },
+      { id: 'slow', text: '食べる', speed: 0.6, voice: 'jm_kumo', outputPath: path.join(dir, 'slow.wav') },
+      { id: 'given', text: 'ignored', phonemes: phonemize('食べる'), outputPath: path.join(dir, 'given.wav') },
+    ])
+    const result = await pool.process()
+    expect(result.success).toBe(3)
+    const normal = readWav(path.join(dir, 'normal.wav')).durationSeconds
+    expect(readWav(path.join(dir, 'slow.wav')).durationSeconds).toBeGreaterThan(normal * 1.3)
+    expect(result.results.get('given')!.phonemes).toBe(result.results.get('normal')!.phonemes)
+  })
+
+  it('cancels: tasks not started are reported as cancelled, nothing half-written remains', async () => {
+    const pool = new AudioWorkerPool(1)
+    pool.addTasks(wordTasks(WORDS))
+    const controller = new AbortController()
+    const result = await pool.process(() => controller.abort(), controller.signal)
+    expect(result.success).toBeGreaterThanOrEqual(1)
+    expect(result.success).toBeLessThan(WORDS.length)
+    const cancelled = [...result.results.values()].filter((r) => r.error?.message.includes('cancelled'))
+    expect(cancelled.length + result.success).toBe(WORDS.length)
+    for (const file of fs.readdirSync(dir)) expect(readWav(path.join(dir, file)).sampleRate).toBe(24000)
+  })
+
+  it('rejects bad configuration and bad task lists with InvalidArg errors naming the cause', async () => {
+    expect(() => new AudioWorkerPool(0)).toThrow(expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/concurrency/) }))
+    expect(() => new AudioWorkerPool(-1)).toThrow(/concurrency/)
+    expect(() => new AudioWorkerPool(1e9)).toThrow(/concurrency/)
+    expect(() => new AudioWorkerPool(2, { timeoutMs: 0 })).toThrow(/timeoutMs/)
+    expect(() => new AudioWorkerPool(2, { assetsDir: path.join(dir, 'missing') })).toThrow(/npm run fetch-assets/)
+
+    const pool = new AudioWorkerPool(2)
+    const task = { id: 'same', text: '水', outputPath: path.join(dir, 'a.wav') }
+    expect(() => pool.addTasks([task, { ...task, outputPath: path.join(dir, 'b.wav') }])).toThrow(
+      expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/duplicate task id "same"/) }),
+    )
+    pool.addTasks([task])
+    expect(() => pool.addTasks([task])).toThrow(/duplicate task id "same"/)
+    expect(() => pool.addTasks([{ ...task, id: '' }])).toThrow(/id/)
+
+    const running = pool.process()
+    await expect(pool.process()).rejects.toThrow(/already running/)
+    await running
+  })
+
+  it('phonemize() turns Japanese into Kokoro phonemes and rejects text with nothing speakable', () => {
+    expect(phonemize('食べる')).toBe('tabeɾɯ')
+    expect(phonemize('3時15分')).toBe('saɲʥi ʥɨːɡo bɯɴ')
+    expect(() => phonemize('🎉')).toThrow(/nothing speakable/)
+  })
+})
