@@ -231,8 +231,11 @@ describe('summary and progress text', () => {
       {
         generated: 3,
         skipped: 1,
-        failed: [{ taskId: 'vocabulary/v2.example', reason: 'vocabulary/v2.example: nothing speakable' }],
-        notStarted: 2,
+        failed: [
+          { taskId: 'vocabulary/v2.example', reason: 'task "vocabulary/v2.example": nothing speakable' },
+          { taskId: 'vocabulary/v3', reason: 'timed out' },
+        ],
+        cancelled: 2,
         audioSeconds: 4.25,
         wallMs: 30_000,
       },
@@ -243,9 +246,10 @@ describe('summary and progress text', () => {
         'Summary (interrupted: rerun the same command to resume)',
         '  generated    3 files, 4.3s of audio',
         '  skipped      1 file (already there)',
-        '  failed       1 file',
-        '    vocabulary/v2.example: vocabulary/v2.example: nothing speakable',
-        '  not started  2 files',
+        '  failed       2 files',
+        '    task "vocabulary/v2.example": nothing speakable',
+        '    vocabulary/v3: timed out',
+        '  cancelled    2 files',
         '  wall time    30.0s (6.0 files/min)',
       ].join('\n'),
     )

@@ -136,7 +136,7 @@ export async function main(argv: string[], io: CliStreams = { stdout: process.st
     const controller = new AbortController()
     const onSigint = (): void => {
       if (controller.signal.aborted) process.exit(EXIT_CODES.interrupted)
-      io.stderr.write('\nInterrupted: no new items start; running ones finish. Press Ctrl-C again to quit at once.\n')
+      io.stderr.write('\nInterrupted: stopping; finished files are kept. Press Ctrl-C again to quit at once.\n')
       controller.abort()
     }
     process.on('SIGINT', onSigint)

@@ -5,7 +5,7 @@ import type { CourseType } from './course-types'
 import { createProgressView } from './progress'
 import type { SpeechProvider } from './providers'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
-import { emptyTotals, formatSummary, type RunTotals } from './summary'
+import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
 import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
 
 export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
@@ -97,7 +97,7 @@ export async function generate(
       const { pending, existing } = splitExisting(jobs)
       totals.skipped += existing.length
       if (signal.aborted) {
-        totals.notStarted += pending.length
+        totals.cancelled += pending.length
         continue
       }
       print(io.stdout, `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`)
@@ -121,7 +121,11 @@ export async function generate(
         try {
           result = await pool.process((progress) => {
             finished += 1
-            view.update(snapshot(), { taskId: progress.id, status: progress.status, error: progress.error })
+            const cancelled = signal.aborted && progress.status === 'failed' && isCancellation(progress.error ?? '')
+            view.update(
+              snapshot(),
+              cancelled ? { taskId: progress.id, status: 'cancelled' } : { taskId: progress.id, status: progress.status, error: progress.error },
+            )
           })
         } finally {
           view.stop()
@@ -129,7 +133,7 @@ export async function generate(
         for (const job of pending) {
           const outcome = result.results.get(job.taskId)
           if (outcome === undefined || (signal.aborted && outcome.status === 'failed' && isCancellation(outcome.error?.message ?? ''))) {
-            totals.notStarted += 1
+            totals.cancelled += 1
           } else if (outcome.status === 'failed') {
             totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
           } else {
@@ -149,7 +153,7 @@ export async function generate(
           .filter((job) => done.has(job.taskId))
           .map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url }))
         const changed = writeAudioUrls(course.file, updates)
-        print(io.stdout, `${course.type}: ${changed} audio URLs written to ${displayPath(course.file)}`)
+        print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }
   } finally {

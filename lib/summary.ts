@@ -10,14 +10,14 @@ export interface RunTotals {
   /** Files that were already there before the run. */
   skipped: number
   failed: FailedFile[]
-  /** Files never started because the run was interrupted. */
-  notStarted: number
+  /** Files not generated because the run was interrupted. */
+  cancelled: number
   audioSeconds: number
   wallMs: number
 }
 
 export function emptyTotals(): RunTotals {
-  return { generated: 0, skipped: 0, failed: [], notStarted: 0, audioSeconds: 0, wallMs: 0 }
+  return { generated: 0, skipped: 0, failed: [], cancelled: 0, audioSeconds: 0, wallMs: 0 }
 }
 
 /** "850ms", "4.2s", "3m 05s", "1h 02m". */
@@ -63,15 +63,16 @@ export function formatProgressStats(snapshot: ProgressSnapshot): string {
   ].join(' | ')
 }
 
-const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`
+export const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`
 
 export function formatSummary(totals: RunTotals, interrupted: boolean): string {
   const lines = [interrupted ? 'Summary (interrupted: rerun the same command to resume)' : 'Summary']
   lines.push(`  generated    ${plural(totals.generated, 'file')}, ${totals.audioSeconds.toFixed(1)}s of audio`)
   lines.push(`  skipped      ${plural(totals.skipped, 'file')} (already there)`)
   lines.push(`  failed       ${plural(totals.failed.length, 'file')}`)
-  for (const failure of totals.failed) lines.push(`    ${failure.taskId}: ${failure.reason}`)
-  if (totals.notStarted > 0) lines.push(`  not started  ${plural(totals.notStarted, 'file')}`)
+  // The pool's messages already name the task; others get the id in front.
+  for (const { taskId, reason } of totals.failed) lines.push(`    ${reason.includes(taskId) ? reason : `${taskId}: ${reason}`}`)
+  if (totals.cancelled > 0) lines.push(`  cancelled    ${plural(totals.cancelled, 'file')}`)
   const rate = filesPerMinute(totals.generated, totals.wallMs)
   lines.push(`  wall time    ${formatDuration(totals.wallMs)} (${rate.toFixed(1)} files/min)`)
   return lines.join('\n')
