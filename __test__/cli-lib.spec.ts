@@ -46,14 +46,22 @@ describe('the bundled sample course', () => {
 
   it('gives every file a unique pool id and a path inside its type folder', () => {
     const outDir = path.join(tempDir, 'audio')
-    const jobs = [vocabulary, grammar, kanji].flatMap((course) => buildSpeechJobs(course, { outDir, urlPrefix: '/audio' }))
+    const jobs = [vocabulary, grammar, kanji].flatMap((course) =>
+      buildSpeechJobs(course, { outDir, urlPrefix: '/audio' }),
+    )
     expect(new Set(jobs.map((job) => job.taskId)).size).toBe(jobs.length)
     for (const job of jobs) expect(path.dirname(job.outputPath)).toBe(path.join(outDir, job.type))
   })
 })
 
 describe('parseCourse', () => {
-  const vocabularyItem = { id: 'v1', word: '水', reading: 'みず', meaning: 'water', example: { ja: '水です。', en: 'Water.' } }
+  const vocabularyItem = {
+    id: 'v1',
+    word: '水',
+    reading: 'みず',
+    meaning: 'water',
+    example: { ja: '水です。', en: 'Water.' },
+  }
   const parse = (data: unknown, type: (typeof COURSE_TYPES)[number] = 'vocabulary') =>
     parseCourse(JSON.stringify(data, null, 2), path.join(tempDir, `${type}.json`), type)
 
@@ -63,21 +71,46 @@ describe('parseCourse', () => {
   })
 
   it.each([
-    ['a grammar file given as vocabulary', { type: 'grammar', items: [] }, /wrong type "grammar" \(expected "vocabulary"/],
+    [
+      'a grammar file given as vocabulary',
+      { type: 'grammar', items: [] },
+      /wrong type "grammar" \(expected "vocabulary"/,
+    ],
     ['no type', { items: [] }, /missing field "type" \(expected "vocabulary"\)/],
     ['items not an array', { type: 'vocabulary', items: {} }, /field "items" must be an array/],
-    ['an empty word', { type: 'vocabulary', items: [{ ...vocabularyItem, word: ' ' }] }, /item #1 \(id "v1"\): field "word" must be a non-empty string/],
+    [
+      'an empty word',
+      { type: 'vocabulary', items: [{ ...vocabularyItem, word: ' ' }] },
+      /item #1 \(id "v1"\): field "word" must be a non-empty string/,
+    ],
     ['an item that is not an object', { type: 'vocabulary', items: ['水'] }, /item #1: expected an object/],
-    ['a dotted id', { type: 'vocabulary', items: [{ ...vocabularyItem, id: 'v1.example' }] }, /id "v1\.example"\): id is not a safe file name;/],
-    ['an absolute id', { type: 'vocabulary', items: [{ ...vocabularyItem, id: '/tmp/x' }] }, /would escape the output folder/],
+    [
+      'a dotted id',
+      { type: 'vocabulary', items: [{ ...vocabularyItem, id: 'v1.example' }] },
+      /id "v1\.example"\): id is not a safe file name;/,
+    ],
+    [
+      'an absolute id',
+      { type: 'vocabulary', items: [{ ...vocabularyItem, id: '/tmp/x' }] },
+      /would escape the output folder/,
+    ],
   ])('rejects %s', (_name, data, message) => {
     expect(() => parse(data)).toThrow(CourseDataError)
     expect(() => parse(data)).toThrow(message)
   })
 
   it('checks kanji items', () => {
-    const kanji = { id: 'k1', kanji: '日本', meanings: ['day'], onyomi: ['ニチ'], kunyomi: [], examples: [{ word: '毎日', reading: 'まいにち', meaning: 'every day' }] }
-    expect(() => parse({ type: 'kanji', items: [kanji] }, 'kanji')).toThrow(/item #1 \(id "k1"\): field "kanji" must be a single character/)
+    const kanji = {
+      id: 'k1',
+      kanji: '日本',
+      meanings: ['day'],
+      onyomi: ['ニチ'],
+      kunyomi: [],
+      examples: [{ word: '毎日', reading: 'まいにち', meaning: 'every day' }],
+    }
+    expect(() => parse({ type: 'kanji', items: [kanji] }, 'kanji')).toThrow(
+      /item #1 \(id "k1"\): field "kanji" must be a single character/,
+    )
     expect(() => parse({ type: 'kanji', items: [{ ...kanji, kanji: '日', examples: [] }] }, 'kanji')).toThrow(
       /field "examples" must be a non-empty array of objects/,
     )
@@ -87,9 +120,9 @@ describe('parseCourse', () => {
   })
 
   it('names the line and column of a JSON syntax error', () => {
-    expect(() => parseCourse('{\n  "type": "grammar",\n  "items": [,]\n}', path.join(tempDir, 'grammar.json'), 'grammar')).toThrow(
-      /grammar\.json: invalid JSON at line 3, column 13/,
-    )
+    expect(() =>
+      parseCourse('{\n  "type": "grammar",\n  "items": [,]\n}', path.join(tempDir, 'grammar.json'), 'grammar'),
+    ).toThrow(/grammar\.json: invalid JSON at line 3, column 13/)
   })
 })
 
@@ -121,13 +154,24 @@ describe('jsonErrorOffset', () => {
 describe('speech jobs', () => {
   it('speaks vocabulary as the word and its example, grammar and kanji examples as numbered files', () => {
     const vocabulary = parseCourse(
-      JSON.stringify({ type: 'vocabulary', items: [{ id: 'v1', word: '水', reading: 'みず', meaning: 'water', example: { ja: '水です。', en: 'Water.' } }] }),
+      JSON.stringify({
+        type: 'vocabulary',
+        items: [{ id: 'v1', word: '水', reading: 'みず', meaning: 'water', example: { ja: '水です。', en: 'Water.' } }],
+      }),
       'vocabulary.json',
       'vocabulary',
     )
     const jobs = buildSpeechJobs(vocabulary, { outDir: '/srv/audio', urlPrefix: '/static/audio/' })
-    expect(jobs.map(({ taskId, text, outputPath, url, audioField }) => ({ taskId, text, outputPath, url, audioField }))).toEqual([
-      { taskId: 'vocabulary/v1', text: '水', outputPath: '/srv/audio/vocabulary/v1.wav', url: '/static/audio/vocabulary/v1.wav', audioField: ['audio'] },
+    expect(
+      jobs.map(({ taskId, text, outputPath, url, audioField }) => ({ taskId, text, outputPath, url, audioField })),
+    ).toEqual([
+      {
+        taskId: 'vocabulary/v1',
+        text: '水',
+        outputPath: '/srv/audio/vocabulary/v1.wav',
+        url: '/static/audio/vocabulary/v1.wav',
+        audioField: ['audio'],
+      },
       {
         taskId: 'vocabulary/v1.example',
         text: '水です。',
@@ -156,7 +200,9 @@ describe('speech jobs', () => {
     const day = { onyomi: ['ニチ', 'ジツ'], kunyomi: ['ひ', '-び', '-か'] } as KanjiItem
     expect(spokenKanjiReadings(day)).toBe('ニチ、ジツ。ひ、び、か。')
     expect(spokenKanjiReadings({ onyomi: ['ヒャク'], kunyomi: [] } as unknown as KanjiItem)).toBe('ヒャク。')
-    expect(spokenKanjiReadings({ onyomi: [], kunyomi: ['た.べる', 'た.べる'] } as unknown as KanjiItem)).toBe('たべる。')
+    expect(spokenKanjiReadings({ onyomi: [], kunyomi: ['た.べる', 'た.べる'] } as unknown as KanjiItem)).toBe(
+      'たべる。',
+    )
   })
 })
 
@@ -165,7 +211,15 @@ describe('writeAudioUrls', () => {
     title: 'course',
     type: 'grammar',
     items: [
-      { id: 'g1', pattern: 'p', extra: { nested: [1, 2] }, examples: [{ ja: 'a', en: 'A' }, { ja: 'b', en: 'B', note: 'n' }] },
+      {
+        id: 'g1',
+        pattern: 'p',
+        extra: { nested: [1, 2] },
+        examples: [
+          { ja: 'a', en: 'A' },
+          { ja: 'b', en: 'B', note: 'n' },
+        ],
+      },
       { id: 'g2', pattern: 'q', examples: [{ ja: 'c', en: 'C' }] },
     ],
     footer: true,
@@ -218,12 +272,12 @@ describe('summary and progress text', () => {
   })
 
   it('shows done/total, files per minute, ETA and active workers', () => {
-    expect(formatProgressStats({ label: 'kanji', done: 10, total: 40, elapsedMs: 60_000, activeWorkers: 3, concurrency: 8 })).toBe(
-      '10/40 | 10.0 files/min | ETA 3m 00s | active 3/8',
-    )
-    expect(formatProgressStats({ label: 'kanji', done: 0, total: 40, elapsedMs: 500, activeWorkers: 2, concurrency: 2 })).toBe(
-      '0/40 | 0.0 files/min | ETA -- | active 2/2',
-    )
+    expect(
+      formatProgressStats({ label: 'kanji', done: 10, total: 40, elapsedMs: 60_000, activeWorkers: 3, concurrency: 8 }),
+    ).toBe('10/40 | 10.0 files/min | ETA 3m 00s | active 3/8')
+    expect(
+      formatProgressStats({ label: 'kanji', done: 0, total: 40, elapsedMs: 500, activeWorkers: 2, concurrency: 2 }),
+    ).toBe('0/40 | 0.0 files/min | ETA -- | active 2/2')
   })
 
   it('lists failures with their reasons', () => {

@@ -14,7 +14,12 @@ function course(...args: Parameters<typeof writeCourse>) {
 }
 afterAll(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })))
 
-const wavFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.wav')).sort() : [])
+const wavFiles = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((name) => name.endsWith('.wav'))
+        .sort()
+    : []
 
 describe('tts-generate --help', () => {
   it('lists every option with its default and the exit codes', async () => {
@@ -46,8 +51,16 @@ describe('tts-generate --help', () => {
 
 describe('tts-generate input errors exit with 2 and name the problem', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['unknown provider', () => ['--data-dir', course().dataDir, '--provider', 'espeak'], /Unknown provider "espeak"; known: kokoro/],
-    ['unknown --type', () => ['--data-dir', course().dataDir, '--type', 'verbs'], /Unknown type "verbs"; known: vocabulary, grammar, kanji, all/],
+    [
+      'unknown provider',
+      () => ['--data-dir', course().dataDir, '--provider', 'espeak'],
+      /Unknown provider "espeak"; known: kokoro/,
+    ],
+    [
+      'unknown --type',
+      () => ['--data-dir', course().dataDir, '--type', 'verbs'],
+      /Unknown type "verbs"; known: vocabulary, grammar, kanji, all/,
+    ],
     [
       'concurrency 0',
       () => ['--data-dir', course().dataDir, '--concurrency', '0'],
@@ -55,7 +68,10 @@ describe('tts-generate input errors exit with 2 and name the problem', () => {
     ],
     [
       'invalid JSON',
-      () => ['--data-dir', course(undefined, { vocabulary: '{"type": "vocabulary", "items": [\n  {"id": "a",}\n]}' }).dataDir],
+      () => [
+        '--data-dir',
+        course(undefined, { vocabulary: '{"type": "vocabulary", "items": [\n  {"id": "a",}\n]}' }).dataDir,
+      ],
       /vocabulary\.json: invalid JSON at line 2, column \d+/,
     ],
     [
@@ -103,7 +119,11 @@ describe('tts-generate input errors exit with 2 and name the problem', () => {
       },
       /grammar\.json: unknown type "verbs" \(expected "grammar"/,
     ],
-    ['missing data file', () => ['--data-dir', path.join(course().root, 'nowhere')], /nowhere\/vocabulary\.json: cannot read vocabulary data: file not found/],
+    [
+      'missing data file',
+      () => ['--data-dir', path.join(course().root, 'nowhere')],
+      /nowhere\/vocabulary\.json: cannot read vocabulary data: file not found/,
+    ],
   ]
 
   it.each(cases)('%s', async (_name, args, message) => {
@@ -135,10 +155,22 @@ describe('tts-generate with the real model', () => {
   it('generates valid WAVs, writes their URLs with --update-json, and skips them on the next run', async () => {
     const { dataDir, outDir } = course()
     const vocabularyFile = path.join(dataDir, 'vocabulary.json')
-    const first = await runCli(['--type', 'vocabulary', '--concurrency', '2', '--update-json', '--data-dir', dataDir, '--out-dir', outDir])
+    const first = await runCli([
+      '--type',
+      'vocabulary',
+      '--concurrency',
+      '2',
+      '--update-json',
+      '--data-dir',
+      dataDir,
+      '--out-dir',
+      outDir,
+    ])
     expect(first.stderr).toBe('')
     expect(first.code).toBe(0)
-    expect(first.stdout).toMatch(/\[vocabulary\] 4\/4 \| [\d.]+ files\/min \| ETA \S+ \| active \d\/2 \| vocabulary\/\S+ generated/)
+    expect(first.stdout).toMatch(
+      /\[vocabulary\] 4\/4 \| [\d.]+ files\/min \| ETA \S+ \| active \d\/2 \| vocabulary\/\S+ generated/,
+    )
     expect(first.stdout).toMatch(/generated +4 files, [\d.]+s of audio/)
     expect(first.stdout).toMatch(/failed +0 files/)
 
@@ -173,7 +205,17 @@ describe('tts-generate with the real model', () => {
     const data = tinyCourse()
     data.vocabulary.items[1].example.ja = '♪♪♪'
     const { dataDir, outDir } = course(data)
-    const result = await runCli(['--type', 'vocabulary', '--limit', '2', '--update-json', '--data-dir', dataDir, '--out-dir', outDir])
+    const result = await runCli([
+      '--type',
+      'vocabulary',
+      '--limit',
+      '2',
+      '--update-json',
+      '--data-dir',
+      dataDir,
+      '--out-dir',
+      outDir,
+    ])
     expect(result.code).toBe(1)
     expect(result.stdout).toMatch(/failed +1 file\n +task "vocabulary\/yama\.example": nothing speakable/)
     expect(wavFiles(path.join(outDir, 'vocabulary'))).toEqual(['mizu.example.wav', 'mizu.wav', 'yama.wav'])

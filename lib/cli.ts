@@ -55,11 +55,15 @@ function parseSpeed(value: string): number {
 
 export function buildProgram(): Command {
   return new Command('tts-generate')
-    .description('Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.')
-    .addOption(new Option('--provider <name>', 'speech provider')
+    .description(
+      'Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.',
+    )
+    .addOption(
+      new Option('--provider <name>', 'speech provider')
         .choices(PROVIDERS)
         .argParser(oneOf('provider', PROVIDERS))
-        .default('kokoro'))
+        .default('kokoro'),
+    )
     .addOption(
       new Option('--concurrency <n>', 'items synthesised at once (1-1024)').argParser(integerIn(1, 1024)).default(4),
     )
@@ -74,13 +78,17 @@ export function buildProgram(): Command {
     .option('--voice <name>', 'voice (a file name in <assets>/voices without .bin)', 'jf_alpha')
     .addOption(new Option('--speed <x>', 'speaking speed, 0.5 to 2.0').argParser(parseSpeed).default(1))
     .addOption(
-      new Option('--data-dir <dir>', 'folder with vocabulary.json, grammar.json, kanji.json')
-        .default(BUNDLED_DATA_DIR, 'the bundled sample course in data/'),
+      new Option('--data-dir <dir>', 'folder with vocabulary.json, grammar.json, kanji.json').default(
+        BUNDLED_DATA_DIR,
+        'the bundled sample course in data/',
+      ),
     )
     .option('--out-dir <dir>', 'audio output folder; files go to <dir>/<type>/<id>[.part].wav', 'public/audio/')
     .option('--url-prefix <url>', 'URL of --out-dir in the app, used by --update-json', '/audio')
     .addOption(
-      new Option('--limit <n>', 'only the first N items of each type (default: every item)').argParser(integerIn(1, 1_000_000)),
+      new Option('--limit <n>', 'only the first N items of each type (default: every item)').argParser(
+        integerIn(1, 1_000_000),
+      ),
     )
     .helpOption('-h, --help', 'show every option with its default')
     .addHelpText(
@@ -93,7 +101,10 @@ export function buildProgram(): Command {
 }
 
 /** Runs the CLI and returns the exit code; `argv` is process.argv-shaped (node, script, ...args). */
-export async function main(argv: string[], io: CliStreams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliStreams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const program = buildProgram().configureOutput({
     writeOut: (text) => io.stdout.write(text),
     writeErr: (text) => io.stderr.write(text),

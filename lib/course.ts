@@ -69,7 +69,9 @@ export function parseCourse<T extends CourseType>(text: string, file: string, ty
     const id = item.id()
     const earlier = firstIndexById.get(id)
     if (earlier !== undefined) {
-      throw new CourseDataError(`${where}: item #${index + 1}: duplicate id "${id}" (already used by item #${earlier + 1})`)
+      throw new CourseDataError(
+        `${where}: item #${index + 1}: duplicate id "${id}" (already used by item #${earlier + 1})`,
+      )
     }
     firstIndexById.set(id, index)
     VALIDATORS[type](item)
@@ -244,7 +246,8 @@ class FieldReader {
       this.fail(field, `must be ${allowEmpty ? 'an' : 'a non-empty'} array of non-empty strings`)
     }
     value.forEach((entry, index) => {
-      if (typeof entry !== 'string' || entry.trim() === '') this.fail(`${field}[${index}]`, 'must be a non-empty string')
+      if (typeof entry !== 'string' || entry.trim() === '')
+        this.fail(`${field}[${index}]`, 'must be a non-empty string')
     })
     return value as string[]
   }

@@ -33,7 +33,9 @@ export interface CliStreams {
 }
 
 /** Loads and checks every selected type before anything is generated; throws CourseDataError. */
-export function prepareCourse(options: Pick<GenerateOptions, 'types' | 'dataDir' | 'outDir' | 'urlPrefix' | 'limit'>): PreparedType[] {
+export function prepareCourse(
+  options: Pick<GenerateOptions, 'types' | 'dataDir' | 'outDir' | 'urlPrefix' | 'limit'>,
+): PreparedType[] {
   return options.types.map((type) => {
     const course = loadCourse(options.dataDir, type)
     return { course, jobs: buildSpeechJobs(course, options) }
@@ -52,7 +54,10 @@ export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: C
   for (const { course, jobs } of prepared) {
     const { existing } = splitExisting(jobs)
     const existingIds = new Set(existing.map((job) => job.taskId))
-    print(io.stdout, `${course.type} (${displayPath(course.file)}): ${jobs.length} files, ${existing.length} already there`)
+    print(
+      io.stdout,
+      `${course.type} (${displayPath(course.file)}): ${jobs.length} files, ${existing.length} already there`,
+    )
     for (const job of jobs) {
       const exists = existingIds.has(job.taskId)
       let phonemes: string
@@ -67,7 +72,10 @@ export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: C
     toGenerate += jobs.length - existing.length
     existingCount += existing.length
   }
-  print(io.stdout, `Dry run: ${toGenerate} files would be generated, ${existingCount} already there; nothing was written.`)
+  print(
+    io.stdout,
+    `Dry run: ${toGenerate} files would be generated, ${existingCount} already there; nothing was written.`,
+  )
   if (unspeakable > 0) print(io.stderr, `${unspeakable} texts cannot be phonemized and would fail.`)
   return unspeakable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
 }
@@ -100,11 +108,20 @@ export async function generate(
         totals.cancelled += pending.length
         continue
       }
-      print(io.stdout, `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`)
+      print(
+        io.stdout,
+        `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`,
+      )
       const done = new Set<string>(existing.map((job) => job.taskId))
       if (pending.length > 0) {
         pool.addTasks(
-          pending.map((job) => ({ id: job.taskId, text: job.text, outputPath: job.outputPath, voice: options.voice, speed: options.speed })),
+          pending.map((job) => ({
+            id: job.taskId,
+            text: job.text,
+            outputPath: job.outputPath,
+            voice: options.voice,
+            speed: options.speed,
+          })),
         )
         const typeStarted = Date.now()
         let finished = 0
@@ -124,7 +141,9 @@ export async function generate(
             const cancelled = signal.aborted && progress.status === 'failed' && isCancellation(progress.error ?? '')
             view.update(
               snapshot(),
-              cancelled ? { taskId: progress.id, status: 'cancelled' } : { taskId: progress.id, status: progress.status, error: progress.error },
+              cancelled
+                ? { taskId: progress.id, status: 'cancelled' }
+                : { taskId: progress.id, status: progress.status, error: progress.error },
             )
           })
         } finally {
@@ -132,7 +151,10 @@ export async function generate(
         }
         for (const job of pending) {
           const outcome = result.results.get(job.taskId)
-          if (outcome === undefined || (signal.aborted && outcome.status === 'failed' && isCancellation(outcome.error?.message ?? ''))) {
+          if (
+            outcome === undefined ||
+            (signal.aborted && outcome.status === 'failed' && isCancellation(outcome.error?.message ?? ''))
+          ) {
             totals.cancelled += 1
           } else if (outcome.status === 'failed') {
             totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
@@ -161,6 +183,10 @@ export async function generate(
   }
   totals.wallMs = Date.now() - started
   print(io.stdout, formatSummary(totals, signal.aborted))
-  const exitCode = signal.aborted ? EXIT_CODES.interrupted : totals.failed.length > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
+  const exitCode = signal.aborted
+    ? EXIT_CODES.interrupted
+    : totals.failed.length > 0
+      ? EXIT_CODES.failed
+      : EXIT_CODES.ok
   return { totals, exitCode }
 }

@@ -29,7 +29,9 @@ export function formatDuration(ms: number): string {
   const hours = Math.floor(totalSeconds / 3600)
   const minutes = Math.floor((totalSeconds % 3600) / 60)
   const seconds = totalSeconds % 60
-  return hours > 0 ? `${hours}h ${String(minutes).padStart(2, '0')}m` : `${minutes}m ${String(seconds).padStart(2, '0')}s`
+  return hours > 0
+    ? `${hours}h ${String(minutes).padStart(2, '0')}m`
+    : `${minutes}m ${String(seconds).padStart(2, '0')}s`
 }
 
 export function filesPerMinute(files: number, elapsedMs: number): number {
@@ -71,7 +73,8 @@ export function formatSummary(totals: RunTotals, interrupted: boolean): string {
   lines.push(`  skipped      ${plural(totals.skipped, 'file')} (already there)`)
   lines.push(`  failed       ${plural(totals.failed.length, 'file')}`)
   // The pool's messages already name the task; others get the id in front.
-  for (const { taskId, reason } of totals.failed) lines.push(`    ${reason.includes(taskId) ? reason : `${taskId}: ${reason}`}`)
+  for (const { taskId, reason } of totals.failed)
+    lines.push(`    ${reason.includes(taskId) ? reason : `${taskId}: ${reason}`}`)
   if (totals.cancelled > 0) lines.push(`  cancelled    ${plural(totals.cancelled, 'file')}`)
   const rate = filesPerMinute(totals.generated, totals.wallMs)
   lines.push(`  wall time    ${formatDuration(totals.wallMs)} (${rate.toFixed(1)} files/min)`)

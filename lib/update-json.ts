@@ -75,10 +75,13 @@ export function writeAudioUrls(file: string, updates: AudioUrlUpdate[]): number 
   try {
     data = JSON.parse(text)
   } catch (error) {
-    throw new CourseDataError(`${displayPath(file)}: cannot update audio URLs: invalid JSON: ${(error as Error).message}`)
+    throw new CourseDataError(
+      `${displayPath(file)}: cannot update audio URLs: invalid JSON: ${(error as Error).message}`,
+    )
   }
   const items = (data as { items?: unknown }).items
-  if (!Array.isArray(items)) throw new CourseDataError(`${displayPath(file)}: cannot update audio URLs: no "items" array`)
+  if (!Array.isArray(items))
+    throw new CourseDataError(`${displayPath(file)}: cannot update audio URLs: no "items" array`)
 
   const itemsById = new Map<unknown, unknown>()
   for (const item of items) {

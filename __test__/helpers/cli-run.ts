@@ -41,8 +41,21 @@ export function tinyCourse() {
       type: 'vocabulary',
       title: 'tiny test course',
       items: [
-        { id: 'mizu', word: '水', reading: 'みず', meaning: 'water', jlpt: 'N5', example: { ja: '水です。', en: 'It is water.' } },
-        { id: 'yama', word: '山', reading: 'やま', meaning: 'mountain', example: { ja: '山です。', en: 'It is a mountain.' } },
+        {
+          id: 'mizu',
+          word: '水',
+          reading: 'みず',
+          meaning: 'water',
+          jlpt: 'N5',
+          example: { ja: '水です。', en: 'It is water.' },
+        },
+        {
+          id: 'yama',
+          word: '山',
+          reading: 'やま',
+          meaning: 'mountain',
+          example: { ja: '山です。', en: 'It is a mountain.' },
+        },
       ],
     },
     grammar: {
