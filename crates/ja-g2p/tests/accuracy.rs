@@ -26,7 +26,10 @@ fn score(references: &[Value]) -> (usize, Vec<String>) {
     let corrections = load("corrections.json");
     let mut mismatches = Vec::new();
     for item in references {
-        let (text, want) = (field(item, "text"), field(item, "phonemes"));
+        let text = field(item, "text");
+        // misaki's « » (parentheses) have no Kokoro id; we never emit them.
+        let want = field(item, "phonemes").replace(['«', '»'], "");
+        let want = want.split_whitespace().collect::<Vec<_>>().join(" ");
         let got = g2p
             .phonemize(text)
             .unwrap_or_else(|e| format!("ERROR: {e}"));
@@ -59,6 +62,20 @@ fn matches_at_least_3038_of_3040_texts() {
     assert!(
         right >= FLOOR,
         "{right}/3040 right (floor {FLOOR}); mismatches:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn matches_at_least_576_of_577_course_texts() {
+    // The sample course (data/*.json) as read by the reference on this crate's creation. The
+    // known miss: 3500円's hiragana reading is segmented differently by MeCab after the space
+    // misaki puts before numbers (same phonemes, different word spacing).
+    const FLOOR: usize = 576;
+    let (right, mismatches) = score(&load("ja_g2p_course_reference.json"));
+    assert!(
+        right >= FLOOR,
+        "{right}/577 right (floor {FLOOR}); mismatches:\n{}",
         mismatches.join("\n")
     );
 }
