@@ -3,7 +3,7 @@
 import { loadCourse, displayPath, type LoadedCourse } from './course'
 import type { CourseType } from './course-types'
 import { createProgressView } from './progress'
-import type { SpeechProvider } from './providers'
+import type { SpeechPool, SpeechProvider } from './providers'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
 import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
@@ -80,13 +80,80 @@ export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: C
   return unspeakable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
 }
 
-function isCancellation(message: string): boolean {
-  return /cancel/i.test(message)
+/** Cancelled tasks come back as failures whose message says so; after Ctrl-C they are not real failures. */
+function isCancellation(signal: AbortSignal, status: string, message: string | undefined): boolean {
+  return signal.aborted && status === 'failed' && /cancel/i.test(message ?? '')
+}
+
+/** Runs one type's missing files through the pool, adds them to `totals`, and returns the ids of files now there. */
+async function generateType(
+  pool: SpeechPool,
+  label: string,
+  pending: SpeechJob[],
+  options: GenerateOptions,
+  io: CliStreams,
+  signal: AbortSignal,
+  totals: RunTotals,
+): Promise<string[]> {
+  pool.addTasks(
+    pending.map((job) => ({
+      id: job.taskId,
+      text: job.text,
+      outputPath: job.outputPath,
+      voice: options.voice,
+      speed: options.speed,
+    })),
+  )
+  const started = Date.now()
+  let finished = 0
+  const snapshot = () => ({
+    label,
+    done: finished,
+    total: pending.length,
+    elapsedMs: Date.now() - started,
+    activeWorkers: pool.getActiveWorkers(),
+    concurrency: options.concurrency,
+  })
+  const view = createProgressView(snapshot(), snapshot, io.stdout)
+  let result
+  try {
+    result = await pool.process((progress) => {
+      finished += 1
+      view.update(
+        snapshot(),
+        isCancellation(signal, progress.status, progress.error)
+          ? { taskId: progress.id, status: 'cancelled' }
+          : { taskId: progress.id, status: progress.status, error: progress.error },
+      )
+    })
+  } finally {
+    view.stop()
+  }
+
+  const done: string[] = []
+  for (const job of pending) {
+    const outcome = result.results.get(job.taskId)
+    if (outcome === undefined || isCancellation(signal, outcome.status, outcome.error?.message)) {
+      totals.cancelled += 1
+    } else if (outcome.status === 'failed') {
+      totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
+    } else {
+      if (outcome.status === 'generated') {
+        totals.generated += 1
+        totals.audioSeconds += outcome.durationSeconds ?? 0
+      } else {
+        // The file appeared after our own check: it is there, so it is done.
+        totals.skipped += 1
+      }
+      done.push(job.taskId)
+    }
+  }
+  return done
 }
 
 /**
- * Generates every missing file. `signal` aborting (Ctrl-C) cancels the pool: running items finish, nothing new
- * starts, and what finished is kept (and written to the JSON with --update-json).
+ * Generates every missing file, type after type, with one pool. `signal` aborting (Ctrl-C) cancels the pool:
+ * nothing new starts, running inferences stop, and finished files are kept (and get their URLs with --update-json).
  */
 export async function generate(
   prepared: PreparedType[],
@@ -112,63 +179,9 @@ export async function generate(
         io.stdout,
         `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`,
       )
-      const done = new Set<string>(existing.map((job) => job.taskId))
+      const done = new Set(existing.map((job) => job.taskId))
       if (pending.length > 0) {
-        pool.addTasks(
-          pending.map((job) => ({
-            id: job.taskId,
-            text: job.text,
-            outputPath: job.outputPath,
-            voice: options.voice,
-            speed: options.speed,
-          })),
-        )
-        const typeStarted = Date.now()
-        let finished = 0
-        const snapshot = () => ({
-          label: course.type,
-          done: finished,
-          total: pending.length,
-          elapsedMs: Date.now() - typeStarted,
-          activeWorkers: pool.getActiveWorkers(),
-          concurrency: options.concurrency,
-        })
-        const view = createProgressView(snapshot(), snapshot, io.stdout)
-        let result
-        try {
-          result = await pool.process((progress) => {
-            finished += 1
-            const cancelled = signal.aborted && progress.status === 'failed' && isCancellation(progress.error ?? '')
-            view.update(
-              snapshot(),
-              cancelled
-                ? { taskId: progress.id, status: 'cancelled' }
-                : { taskId: progress.id, status: progress.status, error: progress.error },
-            )
-          })
-        } finally {
-          view.stop()
-        }
-        for (const job of pending) {
-          const outcome = result.results.get(job.taskId)
-          if (
-            outcome === undefined ||
-            (signal.aborted && outcome.status === 'failed' && isCancellation(outcome.error?.message ?? ''))
-          ) {
-            totals.cancelled += 1
-          } else if (outcome.status === 'failed') {
-            totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
-          } else {
-            // 'skipped' here means the file appeared after our own check: it is there, so it counts as done.
-            if (outcome.status === 'generated') {
-              totals.generated += 1
-              totals.audioSeconds += outcome.durationSeconds ?? 0
-            } else {
-              totals.skipped += 1
-            }
-            done.add(job.taskId)
-          }
-        }
+        for (const id of await generateType(pool, course.type, pending, options, io, signal, totals)) done.add(id)
       }
       if (options.updateJson) {
         const updates: AudioUrlUpdate[] = jobs
@@ -183,10 +196,8 @@ export async function generate(
   }
   totals.wallMs = Date.now() - started
   print(io.stdout, formatSummary(totals, signal.aborted))
-  const exitCode = signal.aborted
-    ? EXIT_CODES.interrupted
-    : totals.failed.length > 0
-      ? EXIT_CODES.failed
-      : EXIT_CODES.ok
+  let exitCode: number = EXIT_CODES.ok
+  if (signal.aborted) exitCode = EXIT_CODES.interrupted
+  else if (totals.failed.length > 0) exitCode = EXIT_CODES.failed
   return { totals, exitCode }
 }
