@@ -203,25 +203,18 @@ describe('tts-generate with the real model', () => {
 
   it('reports a failed item, exits 1, and writes no URL for it', async () => {
     const data = tinyCourse()
-    data.vocabulary.items[1].example.ja = '♪♪♪'
+    data.vocabulary.items[0].example.ja = '♪♪♪'
     const { dataDir, outDir } = course(data)
-    const result = await runCli([
-      '--type',
-      'vocabulary',
-      '--limit',
-      '2',
-      '--update-json',
-      '--data-dir',
-      dataDir,
-      '--out-dir',
-      outDir,
-    ])
+    const args = ['--type', 'vocabulary', '--limit', '1', '--update-json', '--data-dir', dataDir, '--out-dir', outDir]
+    const result = await runCli(args)
     expect(result.code).toBe(1)
-    expect(result.stdout).toMatch(/failed +1 file\n +task "vocabulary\/yama\.example": nothing speakable/)
-    expect(wavFiles(path.join(outDir, 'vocabulary'))).toEqual(['mizu.example.wav', 'mizu.wav', 'yama.wav'])
+    expect(result.stdout).toMatch(/generated +1 file,/)
+    expect(result.stdout).toMatch(/failed +1 file\n +task "vocabulary\/mizu\.example": nothing speakable/)
+    expect(wavFiles(path.join(outDir, 'vocabulary'))).toEqual(['mizu.wav'])
     const written = JSON.parse(readFileSync(path.join(dataDir, 'vocabulary.json'), 'utf8'))
-    expect(written.items[1].audio).toBe('/audio/vocabulary/yama.wav')
-    expect(written.items[1].example).toEqual({ ja: '♪♪♪', en: 'It is a mountain.' })
+    expect(written.items[0].audio).toBe('/audio/vocabulary/mizu.wav')
+    expect(written.items[0].example).toEqual({ ja: '♪♪♪', en: 'It is water.' })
+    expect(written.items[1]).toEqual(tinyCourse().vocabulary.items[1])
   })
 
   it('Ctrl-C stops starting items, keeps finished ones, exits 130, and a rerun resumes', async () => {
