@@ -62,6 +62,11 @@ describe('tts-generate input errors exit with 2 and name the problem', () => {
       /Unknown type "verbs"; known: vocabulary, grammar, kanji, all/,
     ],
     [
+      'unknown voice',
+      () => ['--data-dir', course().dataDir, '--voice', 'nope'],
+      /unknown voice "nope": no nope\.bin in \S+voices \(Japanese voices: .*jf_alpha/,
+    ],
+    [
       'concurrency 0',
       () => ['--data-dir', course().dataDir, '--concurrency', '0'],
       /--concurrency.*'0' is invalid\. It must be a whole number from 1 to 1024/,

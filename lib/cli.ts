@@ -142,6 +142,11 @@ export async function main(
 
   try {
     const provider = loadProvider(parsed.provider)
+    const voiceProblem = provider.voiceProblem(parsed.voice)
+    if (voiceProblem !== undefined) {
+      io.stderr.write(`error: ${voiceProblem}\n`)
+      return EXIT_CODES.usage
+    }
     if (parsed.dryRun) return dryRun(prepared, provider, io)
 
     const controller = new AbortController()

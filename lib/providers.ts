@@ -1,7 +1,11 @@
 // Speech providers the CLI can drive. Only Kokoro (the native AudioWorkerPool of this package) exists today;
 // another provider implements SpeechProvider and gets a name in PROVIDERS.
 
+import { existsSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+
 import type { AudioTask, Progress, ProcessResult } from '..'
+import { assetsDir } from './assets'
 
 export const PROVIDERS = ['kokoro'] as const
 export type ProviderName = (typeof PROVIDERS)[number]
@@ -20,6 +24,8 @@ export interface PoolSettings {
 }
 
 export interface SpeechProvider {
+  /** What is wrong with `voice`, or undefined if it can be used; checked before any work starts. */
+  voiceProblem(voice: string): string | undefined
   createPool(settings: PoolSettings): SpeechPool
   /** Phonemes the provider would speak for `text`; throws when nothing in it is speakable. */
   phonemize(text: string): string
@@ -34,11 +40,23 @@ function loadNativeAddon(): typeof import('..') {
   }
 }
 
+/** Kokoro voices are `<assets>/voices/<name>.bin`. Without that folder the pool itself reports the missing assets. */
+function kokoroVoiceProblem(voice: string): string | undefined {
+  const voicesDir = path.join(assetsDir(), 'voices')
+  if (!existsSync(voicesDir)) return undefined
+  if (/^\w+$/.test(voice) && existsSync(path.join(voicesDir, `${voice}.bin`))) return undefined
+  const japanese = readdirSync(voicesDir)
+    .filter((name) => /^j[fm]_\w+\.bin$/.test(name))
+    .map((name) => name.slice(0, -'.bin'.length))
+  return `unknown voice ${JSON.stringify(voice)}: no ${voice}.bin in ${voicesDir} (Japanese voices: ${japanese.join(', ')})`
+}
+
 export function loadProvider(name: ProviderName): SpeechProvider {
   switch (name) {
     case 'kokoro': {
       const addon = loadNativeAddon()
       return {
+        voiceProblem: kokoroVoiceProblem,
         createPool: ({ concurrency, defaultVoice }) => new addon.AudioWorkerPool(concurrency, { defaultVoice }),
         phonemize: (text) => addon.phonemize(text),
       }
