@@ -271,13 +271,23 @@ describe('summary and progress text', () => {
     expect(formatDuration(3_720_000)).toBe('1h 02m')
   })
 
-  it('shows done/total, files per minute, ETA and active workers', () => {
-    expect(
-      formatProgressStats({ label: 'kanji', done: 10, total: 40, elapsedMs: 60_000, activeWorkers: 3, concurrency: 8 }),
-    ).toBe('10/40 | 10.0 files/min | ETA 3m 00s | active 3/8')
-    expect(
-      formatProgressStats({ label: 'kanji', done: 0, total: 40, elapsedMs: 500, activeWorkers: 2, concurrency: 2 }),
-    ).toBe('0/40 | 0.0 files/min | ETA -- | active 2/2')
+  it('shows done/total, files per minute, ETA, active workers and failures', () => {
+    const snapshot = {
+      label: 'kanji',
+      done: 10,
+      total: 40,
+      elapsedMs: 60_000,
+      activeWorkers: 3,
+      concurrency: 8,
+      failed: 0,
+    }
+    expect(formatProgressStats(snapshot)).toBe('10/40 | 10.0 files/min | ETA 3m 00s | active 3/8')
+    expect(formatProgressStats({ ...snapshot, failed: 2 })).toBe(
+      '10/40 | 10.0 files/min | ETA 3m 00s | active 3/8 | 2 failed',
+    )
+    expect(formatProgressStats({ ...snapshot, done: 0, elapsedMs: 500 })).toBe(
+      '0/40 | 0.0 files/min | ETA -- | active 3/8',
+    )
   })
 
   it('lists failures with their reasons', () => {

@@ -106,6 +106,7 @@ async function generateType(
   )
   const started = Date.now()
   let finished = 0
+  let failed = 0
   const snapshot = () => ({
     label,
     done: finished,
@@ -113,15 +114,18 @@ async function generateType(
     elapsedMs: Date.now() - started,
     activeWorkers: pool.getActiveWorkers(),
     concurrency: options.concurrency,
+    failed,
   })
   const view = createProgressView(snapshot(), snapshot, io.stdout)
   let result
   try {
     result = await pool.process((progress) => {
       finished += 1
+      const cancelled = isCancellation(signal, progress.status, progress.error)
+      if (progress.status === 'failed' && !cancelled) failed += 1
       view.update(
         snapshot(),
-        isCancellation(signal, progress.status, progress.error)
+        cancelled
           ? { taskId: progress.id, status: 'cancelled' }
           : { taskId: progress.id, status: progress.status, error: progress.error },
       )

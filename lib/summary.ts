@@ -51,9 +51,13 @@ export interface ProgressSnapshot {
   elapsedMs: number
   activeWorkers: number
   concurrency: number
+  failed: number
 }
 
-/** The numbers shown beside the bar and in plain progress lines: "12/120 | 8.3 files/min | ETA 1m 02s | active 2/8". */
+/**
+ * The numbers beside the bar and in plain progress lines: "12/120 | 8.3 files/min | ETA 1m 02s | active 2/8",
+ * then "| 1 failed" once something has failed.
+ */
 export function formatProgressStats(snapshot: ProgressSnapshot): string {
   const rate = filesPerMinute(snapshot.done, snapshot.elapsedMs)
   const eta = estimateRemainingMs(snapshot.done, snapshot.total, snapshot.elapsedMs)
@@ -62,6 +66,7 @@ export function formatProgressStats(snapshot: ProgressSnapshot): string {
     `${rate.toFixed(1)} files/min`,
     `ETA ${eta === undefined ? '--' : formatDuration(eta)}`,
     `active ${snapshot.activeWorkers}/${snapshot.concurrency}`,
+    ...(snapshot.failed > 0 ? [`${snapshot.failed} failed`] : []),
   ].join(' | ')
 }
 
