@@ -1,13 +1,13 @@
 // Unit tests of the CLI's lib/ modules: no model, no native addon.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
 import { BUNDLED_DATA_DIR } from '../lib/cli'
 import { CourseDataError, jsonErrorOffset, loadCourse, parseCourse } from '../lib/course'
 import { COURSE_TYPES, type KanjiItem } from '../lib/course-types'
-import { buildSpeechJobs, spokenKanjiReadings } from '../lib/speech-jobs'
+import { buildSpeechJobs, splitExisting, spokenKanjiReadings } from '../lib/speech-jobs'
 import { formatDuration, formatProgressStats, formatSummary } from '../lib/summary'
 import { writeAudioUrls } from '../lib/update-json'
 
@@ -194,6 +194,17 @@ describe('speech jobs', () => {
       'k002.example-2.wav',
     ])
     expect(jobs[5].audioField).toEqual(['examples', 1, 'audio'])
+  })
+
+  it('counts a file as done only when it holds more than a WAV header', () => {
+    const kanji = loadCourse(BUNDLED_DATA_DIR, 'kanji')
+    const [readings, example1, example2] = buildSpeechJobs(kanji, { outDir: tempDir, urlPrefix: '/audio', limit: 1 })
+    mkdirSync(path.join(tempDir, 'kanji'))
+    writeFileSync(readings.outputPath, Buffer.alloc(1000))
+    writeFileSync(example1.outputPath, Buffer.alloc(44))
+    const { pending, existing } = splitExisting([readings, example1, example2])
+    expect(existing).toEqual([readings])
+    expect(pending).toEqual([example1, example2])
   })
 
   it('reads kanji on readings, then kun readings without okurigana and affix marks', () => {

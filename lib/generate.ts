@@ -146,7 +146,7 @@ async function generateType(
         totals.generated += 1
         totals.audioSeconds += outcome.durationSeconds ?? 0
       } else {
-        // The file appeared after our own check: it is there, so it is done.
+        // A provider that skips existing files itself found this one: it is there, so it is done.
         totals.skipped += 1
       }
       done.push(job.taskId)

@@ -57,7 +57,9 @@ export function loadProvider(name: ProviderName): SpeechProvider {
       const addon = loadNativeAddon()
       return {
         voiceProblem: kokoroVoiceProblem,
-        createPool: ({ concurrency, defaultVoice }) => new addon.AudioWorkerPool(concurrency, { defaultVoice }),
+        // The CLI decides what exists (splitExisting), so the pool generates every task it is given.
+        createPool: ({ concurrency, defaultVoice }) =>
+          new addon.AudioWorkerPool(concurrency, { defaultVoice, skipExisting: false }),
         phonemize: (text) => addon.phonemize(text),
       }
     }
