@@ -7,8 +7,9 @@ use crate::inference::{InferenceLayout, Model, SessionSharing};
 use crate::vocab::Vocab;
 use crate::voices::VoiceStore;
 use ja_g2p::{G2pError, JaG2p};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// How to build an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,33 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// The engine for `options`: the one already alive in this process for the same assets folder
+    /// and layout, else a newly loaded one. Pools that share it share one model.
+    pub fn shared(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
+        type Key = (PathBuf, InferenceLayout, SessionSharing);
+        static ALIVE: OnceLock<Mutex<HashMap<Key, Weak<Engine>>>> = OnceLock::new();
+        let root = AssetPaths::resolve(options.assets_dir.as_deref())
+            .root()
+            .to_path_buf();
+        let key = (
+            std::fs::canonicalize(&root).unwrap_or(root),
+            options.layout,
+            options.sharing,
+        );
+        // Held while loading, so that concurrent first calls load one model.
+        let mut alive = ALIVE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        alive.retain(|_, engine| engine.strong_count() > 0);
+        if let Some(engine) = alive.get(&key).and_then(Weak::upgrade) {
+            return Ok(engine);
+        }
+        let engine = Engine::load(options)?;
+        alive.insert(key, Arc::downgrade(&engine));
+        Ok(engine)
+    }
+
     /// Verifies the assets and loads the model (about a second; blocking).
     pub fn load(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
         options.layout.validate()?;
@@ -134,6 +162,30 @@ mod tests {
         assert!(matches!(
             Engine::load(&options),
             Err(EngineError::InvalidLayout(_))
+        ));
+    }
+
+    #[test]
+    fn shared_returns_the_live_engine_for_the_same_options() {
+        let options = EngineOptions {
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            ..EngineOptions::default()
+        };
+        let first = Engine::shared(&options).unwrap();
+        assert!(Arc::ptr_eq(&first, &Engine::shared(&options).unwrap()));
+        let other_layout = EngineOptions {
+            layout: InferenceLayout {
+                slots: 2,
+                threads_per_slot: 1,
+            },
+            ..options.clone()
+        };
+        assert!(!Arc::ptr_eq(
+            &first,
+            &Engine::shared(&other_layout).unwrap()
         ));
     }
 

@@ -72,7 +72,7 @@ impl InferenceLayout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SessionSharing {
     /// One session; slots run concurrently on it through the C API's thread-safe `Run`.
-    /// Its intra-op thread pool (`threads_per_slot` threads) is shared by the runs in flight.
+    /// Its intra-op thread pool is shared by the runs in flight.
     #[default]
     SharedSession,
     /// One session per slot, sharing prepacked weights (`PrepackedWeights`); kept so that
@@ -169,7 +169,7 @@ impl Model {
         let new_session = || -> Result<Session, EngineError> {
             let build = || -> ort::Result<Session> {
                 let mut builder = Session::builder(environment)?
-                    .with_intra_threads(layout.threads_per_slot)?
+                    .with_intra_threads(intra_op_threads(layout, sharing))?
                     .with_inter_threads(1)?
                     // Spinning threads steal CPU from concurrent runs: 10-25% less CPU, same wall time.
                     .with_intra_op_spinning(false)?;
@@ -247,6 +247,16 @@ impl Model {
                 run_session(&session, &inputs, &stop.options)
             }
         }
+    }
+}
+
+/// Intra-op threads of each session. A run's calling thread computes too, so a shared session gets
+/// `threads_per_slot - 1` pool threads per slot: `slots x threads_per_slot` threads in all, as with
+/// one session per slot.
+fn intra_op_threads(layout: InferenceLayout, sharing: SessionSharing) -> usize {
+    match sharing {
+        SessionSharing::SharedSession => layout.slots * (layout.threads_per_slot - 1) + 1,
+        SessionSharing::SessionPerSlot => layout.threads_per_slot,
     }
 }
 
@@ -346,6 +356,29 @@ fn check(status: ort::sys::OrtStatusPtr) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_layout_gets_slots_times_threads_threads() {
+        let wide = InferenceLayout {
+            slots: 8,
+            threads_per_slot: 2,
+        };
+        assert_eq!(
+            intra_op_threads(wide, SessionSharing::SharedSession),
+            9,
+            "8 callers + 8 pool threads"
+        );
+        assert_eq!(intra_op_threads(wide, SessionSharing::SessionPerSlot), 2);
+        let narrow = InferenceLayout {
+            slots: 2,
+            threads_per_slot: 1,
+        };
+        assert_eq!(
+            intra_op_threads(narrow, SessionSharing::SharedSession),
+            1,
+            "callers only"
+        );
+    }
 
     #[test]
     fn layout_validation_names_the_bad_value() {
