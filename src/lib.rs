@@ -6,7 +6,7 @@
 #![deny(clippy::all)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kokoro_engine::{
@@ -193,11 +193,12 @@ impl AudioWorkerPool {
                 .threads_per_slot
                 .map_or(automatic.threads_per_slot, |threads| threads as usize),
         };
-        let engine = shared_engine(EngineOptions {
+        let engine = Engine::shared(&EngineOptions {
             assets_dir: options.assets_dir.map(PathBuf::from),
             layout,
             sharing: SessionSharing::default(),
-        })?;
+        })
+        .map_err(engine_error)?;
         let config = PoolConfig {
             concurrency: concurrency as usize,
             timeout: Duration::from_millis(timeout_ms as u64),
@@ -442,24 +443,6 @@ fn pool_error(error: PoolError) -> Error {
         _ => Status::InvalidArg,
     };
     Error::new(status, error.to_string())
-}
-
-/// Engines are shared by every pool with the same assets and layout: one model in memory.
-/// Weak references let the model go when the last pool using it is collected.
-fn shared_engine(options: EngineOptions) -> Result<Arc<Engine>> {
-    static ENGINES: Mutex<Vec<(EngineOptions, Weak<Engine>)>> = Mutex::new(Vec::new());
-    let mut engines = ENGINES.lock().unwrap_or_else(|e| e.into_inner());
-    engines.retain(|(_, engine)| engine.strong_count() > 0);
-    if let Some(engine) = engines
-        .iter()
-        .find(|(key, _)| *key == options)
-        .and_then(|(_, engine)| engine.upgrade())
-    {
-        return Ok(engine);
-    }
-    let engine = Engine::load(&options).map_err(engine_error)?;
-    engines.push((options, Arc::downgrade(&engine)));
-    Ok(engine)
 }
 
 fn engine_error(error: EngineError) -> Error {
