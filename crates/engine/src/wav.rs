@@ -7,10 +7,12 @@
 
 use crate::audio::SAMPLE_RATE;
 use crate::error::TaskErrorKind;
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// A WAV output being produced. Dropped before [`PendingWav::commit`], it removes its temporary file.
 #[derive(Debug)]
@@ -39,6 +41,7 @@ impl PendingWav {
             .unwrap_or(Path::new("."));
         fs::create_dir_all(parent)
             .map_err(|error| output_error(format!("cannot create its folder: {error}")))?;
+        remove_stale_temp_files(parent);
         static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
         let temp_name = format!(
             ".{}.{}-{}.tmp",
@@ -93,6 +96,42 @@ impl PendingWav {
         self.temp_path = PathBuf::new();
         Ok(())
     }
+}
+
+/// Removes, once per folder and process, the temporary files of processes that are gone: a process
+/// killed while writing (SIGKILL, power loss) leaves its `.<name>.<pid>-<n>.tmp` files behind, and
+/// the rerun that writes into the same folder clears them. Files of live processes are left alone.
+fn remove_stale_temp_files(folder: &Path) {
+    static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let processes = Path::new("/proc");
+    if !processes.join("self").exists() {
+        return; // cannot tell live processes from dead ones
+    }
+    if !SWEPT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(folder.to_path_buf())
+    {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_str().and_then(temp_file_pid);
+        if pid.is_some_and(|pid| !processes.join(pid.to_string()).exists()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The process id in a temporary file name `.<output name>.<pid>-<n>.tmp`.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid_and_count) = inner.rsplit_once('.')?;
+    let (pid, count) = pid_and_count.split_once('-')?;
+    count.parse::<u64>().ok()?;
+    pid.parse().ok()
 }
 
 impl Drop for PendingWav {
@@ -162,6 +201,35 @@ mod tests {
         drop(PendingWav::create(&output).unwrap());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         assert!(!output.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn temporary_files_of_dead_processes_are_removed_when_the_folder_is_next_written() {
+        let dir = scratch_dir("stale");
+        fs::create_dir_all(&dir).unwrap();
+        let mut finished = std::process::Command::new("true").spawn().unwrap();
+        finished.wait().unwrap();
+        let dead = format!(".killed.wav.{}-3.tmp", finished.id());
+        let ours = format!(".running.wav.{}-7.tmp", std::process::id());
+        let other_live = ".init.wav.1-0.tmp";
+        for name in [dead.as_str(), &ours, other_live, "notes.tmp", "kept.wav"] {
+            fs::write(dir.join(name), b"").unwrap();
+        }
+        PendingWav::create(&dir.join("new.wav"))
+            .unwrap()
+            .commit(&[0.0])
+            .unwrap();
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [other_live, &ours, "kept.wav", "new.wav", "notes.tmp"],
+            "only the dead process's temporary file is gone"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
