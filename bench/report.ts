@@ -1,0 +1,74 @@
+// The markdown form of a benchmark's results (the JSON file holds the same and every single run).
+
+import { machineLine } from './machine'
+import type { Results, Summary } from './run'
+
+function fixed(value: number | null, digits: number): string {
+  return value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits)
+}
+
+function row(summary: Summary): string {
+  return `| ${summary.label} | ${summary.items}${summary.failed > 0 ? ` (${summary.failed} failed)` : ''} | ${fixed(summary.filesPerMinute, 1)} | ${fixed(
+    summary.audioSecondsPerWallSecond,
+    2,
+  )} | ${fixed(summary.p50Ms, 0)} | ${fixed(summary.p95Ms, 0)} | ${fixed(summary.cpuSeconds, 1)} | ${fixed(summary.peakRssMiB, 0)} | ${fixed(
+    summary.ratioToFloor,
+    2,
+  )} |`
+}
+
+export function renderMarkdown(results: Results): string {
+  const lines: string[] = []
+  const day = results.date.slice(0, 10)
+  lines.push(`# kokoro-pool benchmark, ${day}${results.options.quick ? ' (quick: not for quoting)' : ''}`, '')
+  lines.push(`- Machine: ${machineLine(results.machine)}`)
+  lines.push(`- Command: \`${results.command}\` (started ${results.date})`)
+  lines.push(
+    `- Load average (1 min): ${results.loadAverage.start} at the start, ${results.loadAverage.end} at the end; ` +
+      `${results.options.runs} run(s), each going through every contender, interleaved; figures are medians over the runs`,
+  )
+  lines.push(
+    `- Floor layout: ${results.floorLayout.chosen}` +
+      (results.floorLayout.calibration.length > 0
+        ? ` (fastest of ${results.floorLayout.calibration.map((entry) => `${entry.layout} ${entry.filesPerMinute.toFixed(1)}`).join(', ')} files/min on a calibration set)`
+        : ' (given)'),
+  )
+  for (const workload of results.workloads) {
+    lines.push(
+      `- Workload \`${workload.name}\` v${workload.version}: ${workload.description}` +
+        (workload.phonemeDrift > 0 ? ` — warning: ${workload.phonemeDrift} texts no longer give their frozen phonemes` : ''),
+    )
+  }
+  for (const contender of results.contenders) {
+    if (contender.itemLimit) {
+      const limits = Object.entries(contender.itemLimit).map(([name, count]) => `${count} of ${name}`)
+      lines.push(`- ${contender.label}: runs the first items only (${limits.join(', ')})`)
+    }
+  }
+  lines.push('')
+  for (const workload of results.workloads) {
+    lines.push(`## ${workload.name}`, '')
+    lines.push('| contender | items | files/min | audio s / wall s | p50 ms | p95 ms | CPU s | peak RSS MiB | × floor |')
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|')
+    for (const summary of results.summaries.filter((s) => s.workload === workload.name)) lines.push(row(summary))
+    lines.push('')
+  }
+  if (results.targets.length > 0) {
+    lines.push('## Targets (ratios within this run)', '')
+    for (const target of results.targets) {
+      const verdict = target.met ? 'met' : `MISSED by ${fixed(Math.abs(target.value - target.threshold), 2)}`
+      lines.push(
+        `- ${target.workload}: ${target.description}: ${fixed(target.value, 2)} (target ${target.atLeast ? '≥' : '≤'} ${target.threshold}) — ${verdict}`,
+      )
+    }
+    lines.push('')
+  }
+  lines.push(
+    'files/min and audio s / wall s: items done (or audio seconds written) over the wall time from starting the ' +
+      'contender process to its exit, model loading included. p50/p95: per item, from the item start to its WAV on disk ' +
+      '(kokoro-floor does not report items). CPU s: user + system of the whole process tree. Peak RSS: highest sum over ' +
+      'the process tree, sampled every 50 ms from /proc. × floor: files/min over the floor\'s in the same run.',
+    '',
+  )
+  return lines.join('\n')
+}
