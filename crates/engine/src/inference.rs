@@ -6,13 +6,30 @@
 //! `ort` 2.0.0-rc.15 makes `Session::run` take `&mut self`, so a shared session needs either a
 //! mutex (serialises everything) or the C API's `Run`, which ONNX Runtime documents as safe to call
 //! concurrently on one session on the CPU execution provider. Both candidates were built
-//! ([`SessionSharing`]) and measured with `kokoro-floor` (40 mixed Japanese utterances given as
-//! phonemes, 2-core x86-64, ORT 1.31.1, one thread per slot, same run):
+//! ([`SessionSharing`]) and measured with `kokoro-floor` (`scripts/measure-layouts.sh`): 21 mixed
+//! Japanese utterances given as phonemes (3 to 377 phonemes, 101.4 s of trimmed audio), one
+//! intra-op thread per slot, concurrency = slots unless noted, ORT 1.31.1, a 2-core x86-64 machine,
+//! two rounds (a / b) in one session. Other jobs shared the machine (load average 6.5 to 11.6), so
+//! the wall-clock columns are noisy; CPU seconds and peak RSS are the steady ones.
 //!
-//! MEASUREMENTS_PLACEHOLDER
+//! | layout                            | conc. | utt/s a / b   | CPU s a / b | peak RSS a / b    | load s  |
+//! |-----------------------------------|-------|---------------|-------------|-------------------|---------|
+//! | one session, 1 slot               | 1     | 0.112 / 0.135 | 86 / 80     | 828 / 829 MiB     | 2-3     |
+//! | one session, 2 slots              | 2     | 0.132 / 0.119 | 88 / 86     | 858 / 894 MiB     | 2-3     |
+//! | session per slot, 2 (prepacked)   | 2     | 0.121 / 0.119 | 90 / 85     | 1097 / 1094 MiB   | 2-4     |
+//! | one session, 8 slots              | 8     | 0.116 / 0.121 | 93 / 88     | 1386 / 1417 MiB   | 1-3     |
+//! | session per slot, 8 (prepacked)   | 8     | 0.113 / 0.154 | 98 / 93     | 2890 / 2892 MiB   | 9-13    |
+//! | one session, 2 slots (default)    | 8     | 0.153 / 0.135 | 87 / 89     | 956 / 862 MiB     | 2       |
 //!
-//! Chosen: [`SessionSharing::SharedSession`], the default. Every slot shares the one session's
-//! weights, so memory grows only with the activations of the runs in flight.
+//! Throughput is the same within the noise (the CPU work per utterance is), as it was on a quiet
+//! machine before (DESIGN.md, 40 utterances: 0.66 utt/s for 2 concurrent runs on one session,
+//! 0.64 for 2 sessions). Memory is not: every extra session costs about 210 MiB even with shared
+//! prepacked weights (the int8 convolutions are not prepacked, so each session keeps its own
+//! initializers), and 8 sessions take 9-13 s to load.
+//!
+//! Chosen: [`SessionSharing::SharedSession`], the default: one model in memory whatever the
+//! concurrency; memory grows only with the activations of the runs in flight, which the slot
+//! count bounds (2 slots under concurrency 8: under 1 GiB).
 
 use crate::assets::AssetPaths;
 use crate::error::EngineError;

@@ -1,5 +1,5 @@
-//! One task's speech: where text becomes phonemes ([`prepare`]) and phonemes become audio
-//! ([`synthesize`]).
+//! One task's speech: where text becomes phonemes (`prepare`) and phonemes become audio
+//! (`synthesize`).
 
 use crate::audio::{join_chunks, trim_silence};
 use crate::engine::Engine;
