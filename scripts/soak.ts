@@ -149,7 +149,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   }
   if (fdEnd > baseline.fds) problems.push(`file descriptors: ${baseline.fds} after the warm-up, ${fdEnd} at the end`)
   if (failed > 0) problems.push(`${failed} items failed`)
-  if (wavFiles.length !== generated) problems.push(`${generated} items generated but ${wavFiles.length} WAV files found`)
+  if (wavFiles.length !== generated) {
+    problems.push(`${generated} items generated but ${wavFiles.length} WAV files found`)
+  }
   if (leftoverFiles.length > 0) problems.push(`${leftoverFiles.length} files other than the outputs were left`)
   return {
     items: options.items,
@@ -188,7 +190,9 @@ function parseArgs(argv: string[]): SoakOptions {
       return next
     }
     const whole = (name: string, text: string): number => {
-      if (!/^\d+$/.test(text) || Number(text) < 1) throw new Error(`${name} must be a whole number ≥ 1, not "${text}"`)
+      if (!/^\d+$/.test(text) || Number(text) < 1) {
+        throw new Error(`${name} must be a whole number ≥ 1, not "${text}"`)
+      }
       return Number(text)
     }
     switch (argv[i]) {
@@ -205,7 +209,9 @@ function parseArgs(argv: string[]): SoakOptions {
         options.keep = true
         break
       default:
-        throw new Error(`unknown argument "${argv[i]}"; usage: soak [--items N] [--concurrency N] [--out-dir DIR] [--keep]`)
+        throw new Error(
+          `unknown argument "${argv[i]}"; usage: soak [--items N] [--concurrency N] [--out-dir DIR] [--keep]`,
+        )
     }
   }
   return options
