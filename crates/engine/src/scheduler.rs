@@ -314,6 +314,8 @@ impl Batch {
             run: self.run,
         });
         let run = context.run.clone();
+        // Dropped before the end (the caller gave up on this future), the run stops its inferences.
+        let _stop_when_dropped = CancelOnDrop(run.clone());
         let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; total];
         let mut tally = Tally::default();
         let mut running = JoinSet::new();
@@ -426,6 +428,15 @@ impl Batch {
             skipped: tally.skipped,
             elapsed: started.elapsed(),
         }
+    }
+}
+
+/// Cancels a run when dropped; after the run's end that changes nothing.
+struct CancelOnDrop(Arc<RunState>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 
@@ -933,6 +944,40 @@ mod tests {
         next.add_tasks(vec![phoneme_task(&dir, "after", SHORT_PHONEMES)])
             .unwrap();
         assert!(is_generated(&next.process(|_| {}).await.unwrap(), "after"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_a_run_terminates_its_inference() {
+        let options = EngineOptions {
+            assets_dir: None,
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            sharing: SessionSharing::SharedSession,
+        };
+        let engine = tokio::task::spawn_blocking(move || Engine::shared(&options))
+            .await
+            .unwrap()
+            .unwrap();
+        let dir = scratch_dir("dropped");
+        let pool = Pool::new(engine.clone(), config(1)).unwrap();
+        pool.add_tasks(vec![phoneme_task(&dir, "long", LONG_PHONEMES)])
+            .unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(300), pool.process(|_| {})).await;
+        assert!(gave_up.is_err(), "the run is still going after 300 ms");
+        // Terminated, the run gives its slot back long before the ~10 s it needs to finish.
+        let started = Instant::now();
+        while engine.model.free_slots() < 1 || !files_in(&dir).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "still running: {:?}",
+                files_in(&dir)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(pool.begin().is_ok(), "the pool is free for another run");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
