@@ -14,7 +14,8 @@
 //!
 //! [`Pool::cancel`] ends the current run early: tasks not yet started fail as cancelled without
 //! running; running tasks have their inference terminated and fail as cancelled, except a task
-//! already past inference, which finishes writing its file and succeeds.
+//! already past inference, which finishes writing its file and succeeds. Dropping the future of
+//! `Batch::run` before it ends cancels the same way.
 //!
 //! Each task ends in exactly one [`TaskOutcome`] and one [`ProgressEvent`], emitted before
 //! `Batch::run` returns. A failing or panicking task becomes that task's error; the others go on.
