@@ -118,7 +118,7 @@ describe('tts-generate killed with SIGKILL', () => {
 
   it('leaves only complete WAVs and whole JSON files, and the rerun generates exactly the missing files', async () => {
     const point = killPoint()
-    console.log(`SIGKILL after ${point.files} files + ${point.ms} ms (RELIABILITY_KILL_AFTER=${point.files},${point.ms})`)
+    console.log(`SIGKILL after ${point.files} files + ${point.ms} ms: RELIABILITY_KILL_AFTER=${point.files},${point.ms}`)
     const run = startCli(args)
     let finished = 0
     let scheduled = false
