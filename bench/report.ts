@@ -7,6 +7,10 @@ function fixed(value: number | null, digits: number): string {
   return value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits)
 }
 
+function ordinal(n: number): string {
+  return n === 2 ? '2nd' : n === 3 ? '3rd' : `${n}th`
+}
+
 function row(summary: Summary): string {
   return `| ${summary.label} | ${summary.items}${summary.failed > 0 ? ` (${summary.failed} failed)` : ''} | ${fixed(summary.filesPerMinute, 1)} | ${fixed(
     summary.audioSecondsPerWallSecond,
@@ -20,9 +24,11 @@ function row(summary: Summary): string {
 export function renderMarkdown(results: Results): string {
   const lines: string[] = []
   const day = results.date.slice(0, 10)
-  lines.push(`# kokoro-pool benchmark, ${day}${results.options.quick ? ' (quick: not for quoting)' : ''}`, '')
+  const mode = { quick: ' (quick: a smoke test, not for quoting)', default: '', full: ' (every item)' }[results.options.mode]
+  const status = results.partial ? ' — INCOMPLETE: the run was still going or was interrupted' : ''
+  lines.push(`# kokoro-pool benchmark, ${day}${mode}${status}`, '')
   lines.push(`- Machine: ${machineLine(results.machine)}`)
-  lines.push(`- Command: \`${results.command}\` (started ${results.date})`)
+  lines.push(`- Command: \`${results.command}\` at commit ${results.revision} (started ${results.date})`)
   lines.push(
     `- Load average (1 min): ${results.loadAverage.start} at the start, ${results.loadAverage.end} at the end; ` +
       `${results.options.runs} run(s), each going through every contender, interleaved; figures are medians over the runs`,
@@ -39,12 +45,14 @@ export function renderMarkdown(results: Results): string {
         (workload.phonemeDrift > 0 ? ` — warning: ${workload.phonemeDrift} texts no longer give their frozen phonemes` : ''),
     )
   }
+  const samplings = new Map<string, string[]>()
   for (const contender of results.contenders) {
-    if (contender.itemLimit) {
-      const limits = Object.entries(contender.itemLimit).map(([name, count]) => `${count} of ${name}`)
-      lines.push(`- ${contender.label}: runs the first items only (${limits.join(', ')})`)
-    }
+    const sampling = Object.entries(contender.strides)
+      .map(([name, stride]) => (stride === 1 ? `every item of ${name}` : `every ${ordinal(stride)} item of ${name}`))
+      .join(', ')
+    samplings.set(sampling, [...(samplings.get(sampling) ?? []), contender.key])
   }
+  for (const [sampling, keys] of samplings) lines.push(`- Items run by ${keys.join(', ')}: ${sampling}`)
   lines.push('')
   for (const workload of results.workloads) {
     lines.push(`## ${workload.name}`, '')
@@ -67,7 +75,8 @@ export function renderMarkdown(results: Results): string {
     'files/min and audio s / wall s: items done (or audio seconds written) over the wall time from starting the ' +
       'contender process to its exit, model loading included. p50/p95: per item, from the item start to its WAV on disk ' +
       '(kokoro-floor does not report items). CPU s: user + system of the whole process tree. Peak RSS: highest sum over ' +
-      'the process tree, sampled every 50 ms from /proc. × floor: files/min over the floor\'s in the same run.',
+      'the process tree, sampled every 50 ms from /proc. × floor: files/min over the floor\'s in the same run, ' +
+      'only where both ran the same items.',
     '',
   )
   return lines.join('\n')

@@ -2,15 +2,18 @@
 // way from outside (wall, CPU of the process tree, peak RSS of the process tree), median of the runs.
 // docs/benchmark.md explains the contenders, the workloads and how to read the results.
 //
-//   tsx bench/run.ts [--quick] [--runs N] [--workloads vocab,sentences,mixed] [--contenders KEY,...]
+//   tsx bench/run.ts [--quick | --full] [--runs N] [--workloads vocab,sentences,mixed] [--contenders KEY,...]
 //                    [--floor-layout 2x1:shared] [--output PATH_WITHOUT_EXTENSION]
 
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 import {
   compileContenders,
+  type Builds,
   type Contender,
+  type Family,
   type FloorLayout,
   floorContender,
   floorLayoutName,
@@ -30,19 +33,41 @@ import { BENCH_DIR, FLOOR_BINARY, REPO_ROOT, VENV_PYTHON } from './setup'
 import { median, percentile } from './stats'
 import { loadWorkload, WORKLOAD_NAMES, type Workload, type WorkloadName } from './workload'
 
-/** The old design pays a Python start and a model load per item: it runs the first items only. */
-const OLD_DESIGN_ITEMS: Record<WorkloadName, number> = { vocab: 24, sentences: 12, mixed: 12 }
-const QUICK_ITEMS: Record<WorkloadName, number> = { vocab: 10, sentences: 6, mixed: 8 }
-const QUICK_OLD_DESIGN_ITEMS: Record<WorkloadName, number> = { vocab: 4, sentences: 3, mixed: 3 }
-/** Floor layouts are compared on the first words and sentences, once, before the measured runs. */
-const CALIBRATION_ITEMS = { vocab: 30, sentences: 10 }
-const QUICK_CALIBRATION_ITEMS = { vocab: 6, sentences: 3 }
+export type Mode = 'quick' | 'default' | 'full'
+export type Strides = Record<WorkloadName, number>
+
+/**
+ * Every how many items of each workload a contender runs (1: all of them), by mode and family. The
+ * whole matrix is 10 contenders x 3 workloads x 3 runs on CPU-bound work: on 2 cores, every item of
+ * every workload takes about an hour (`--full`), so the default samples evenly to stay near 25 minutes.
+ * The kokoro contenders (pool and floor) always run the same items, so their ratios are exact. The old
+ * design pays a Python start and a model load per item: it always runs a sample.
+ */
+const SAMPLING: Record<Mode, Record<Family, Strides>> = {
+  full: {
+    kokoro: { vocab: 1, sentences: 1, mixed: 1 },
+    python: { vocab: 1, sentences: 1, mixed: 1 },
+    'old-design': { vocab: 4, sentences: 4, mixed: 4 },
+  },
+  default: {
+    kokoro: { vocab: 2, sentences: 4, mixed: 1 },
+    python: { vocab: 4, sentences: 4, mixed: 2 },
+    'old-design': { vocab: 4, sentences: 4, mixed: 4 },
+  },
+  quick: {
+    kokoro: { vocab: 10, sentences: 8, mixed: 4 },
+    python: { vocab: 10, sentences: 8, mixed: 4 },
+    'old-design': { vocab: 25, sentences: 20, mixed: 8 },
+  },
+}
+/** Floor layouts are compared on every CALIBRATION_STRIDE-th word and sentence, once, before the runs. */
+const CALIBRATION_STRIDE: Record<Mode, number> = { full: 4, default: 4, quick: 16 }
 const MIB = 2 ** 20
 /** Only named when the floor is not run (it is calibrated when it is). */
 const DEFAULT_FLOOR_LAYOUT = '2x1:shared'
 
 interface Options {
-  quick: boolean
+  mode: Mode
   runs: number
   workloads: WorkloadName[]
   contenders?: string[]
@@ -105,22 +130,26 @@ export interface CalibrationEntry {
 export interface Results {
   date: string
   command: string
+  /** The commit measured ("+changes": with uncommitted changes to tracked files). */
+  revision: string
   machine: Machine
   loadAverage: { start: number; end: number }
-  options: { quick: boolean; runs: number }
+  /** True while the run is still going (the files are rewritten after every contender run). */
+  partial: boolean
+  options: { mode: Mode; runs: number }
   workloads: { name: WorkloadName; version: number; description: string; items: number; phonemeDrift: number }[]
-  contenders: { key: string; label: string; itemLimit?: Partial<Record<WorkloadName, number>> }[]
+  contenders: { key: string; label: string; strides: Strides }[]
   floorLayout: { chosen: string; calibration: CalibrationEntry[] }
   records: RunRecord[]
   summaries: Summary[]
   targets: Target[]
 }
 
-const USAGE = `usage: tsx bench/run.ts [--quick] [--runs N] [--workloads ${WORKLOAD_NAMES.join(',')}]
+const USAGE = `usage: tsx bench/run.ts [--quick | --full] [--runs N] [--workloads ${WORKLOAD_NAMES.join(',')}]
                          [--contenders KEY,...] [--floor-layout SLOTSxTHREADS:shared|per-slot] [--output PATH]`
 
 function parseArguments(argv: string[]): Options {
-  const options: Options = { quick: false, runs: 3, workloads: [...WORKLOAD_NAMES] }
+  const options: Options = { mode: 'default', runs: 3, workloads: [...WORKLOAD_NAMES] }
   let runsGiven = false
   for (let index = 0; index < argv.length; index += 1) {
     const value = (): string => {
@@ -130,7 +159,8 @@ function parseArguments(argv: string[]): Options {
     }
     switch (argv[index]) {
       case '--quick':
-        options.quick = true
+      case '--full':
+        options.mode = argv[index] === '--quick' ? 'quick' : 'full'
         break
       case '--runs':
         options.runs = Number(value())
@@ -156,7 +186,7 @@ function parseArguments(argv: string[]): Options {
         throw new Error(`unexpected argument ${JSON.stringify(argv[index])}\n${USAGE}`)
     }
   }
-  if (options.quick && !runsGiven) options.runs = 1
+  if (options.mode === 'quick' && !runsGiven) options.runs = 1
   return options
 }
 
@@ -172,12 +202,41 @@ function checkPrerequisites(): void {
 
 const OUT_DIR = path.join(BENCH_DIR, 'out')
 
-/** Writes the item files of the first `limit` items (all when undefined) once, and returns their paths. */
-function itemFiles(workload: Workload, limit: number | undefined, cache: Map<string, Omit<RunFiles, 'outDir' | 'report'>>) {
-  const key = `${workload.name}-${limit ?? 'all'}`
+/**
+ * Copies the addon and the floor binary aside, so that a rebuild in the checkout during a long run
+ * cannot change what is measured half-way. Returns the copied addon's module folder and floor binary.
+ */
+function snapshotBuilds(): { addonModule: string; floorBinary: string } {
+  const addonModule = path.join(OUT_DIR, 'addon')
+  rmSync(addonModule, { recursive: true, force: true })
+  mkdirSync(addonModule, { recursive: true })
+  for (const file of readdirSync(REPO_ROOT).filter((name) => name === 'index.js' || name.endsWith('.node'))) {
+    copyFileSync(path.join(REPO_ROOT, file), path.join(addonModule, file))
+  }
+  const floorBinary = path.join(OUT_DIR, 'bin', 'kokoro-floor')
+  mkdirSync(path.dirname(floorBinary), { recursive: true })
+  copyFileSync(FLOOR_BINARY, floorBinary)
+  return { addonModule, floorBinary }
+}
+
+/** The commit measured, with "+changes" when the working tree differs from it. */
+function sourceRevision(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).stdout?.trim() ?? ''
+  const commit = git('rev-parse', '--short', 'HEAD') || 'unknown'
+  return git('status', '--porcelain', '--untracked-files=no') ? `${commit}+changes` : commit
+}
+
+/** Every `stride`-th item, from the first. */
+function sample<T>(items: T[], stride: number): T[] {
+  return items.filter((_, index) => index % stride === 0)
+}
+
+/** Writes the item files of every `stride`-th item once, and returns their paths. */
+function itemFiles(workload: Workload, stride: number, cache: Map<string, Omit<RunFiles, 'outDir' | 'report'>>) {
+  const key = `${workload.name}-every-${stride}`
   let files = cache.get(key)
   if (!files) {
-    const items = workload.items.slice(0, limit).map((item) => ({ id: item.id, text: item.text }))
+    const items = sample(workload.items, stride).map((item) => ({ id: item.id, text: item.text }))
     files = { itemsJson: path.join(OUT_DIR, 'items', `${key}.json`), itemsJsonl: path.join(OUT_DIR, 'items', `${key}.jsonl`) }
     mkdirSync(path.dirname(files.itemsJson), { recursive: true })
     writeFileSync(files.itemsJson, JSON.stringify({ items }))
@@ -190,14 +249,14 @@ function itemFiles(workload: Workload, limit: number | undefined, cache: Map<str
 async function runOnce(
   contender: Contender,
   workload: Workload,
-  limit: number | undefined,
+  stride: number,
   run: number,
   cache: Map<string, Omit<RunFiles, 'outDir' | 'report'>>,
 ): Promise<RunRecord> {
   const outDir = path.join(OUT_DIR, 'wav', contender.key, workload.name)
   rmSync(outDir, { recursive: true, force: true })
   mkdirSync(outDir, { recursive: true })
-  const files: RunFiles = { ...itemFiles(workload, limit, cache), outDir, report: path.join(OUT_DIR, `${contender.key}-${workload.name}.report.json`) }
+  const files: RunFiles = { ...itemFiles(workload, stride, cache), outDir, report: path.join(OUT_DIR, `${contender.key}-${workload.name}.report.json`) }
   rmSync(files.report, { force: true })
   const loadBefore = loadAverage()
   const { command, args, env } = contender.invocation(files)
@@ -229,9 +288,9 @@ async function runOnce(
 }
 
 /** Tries each slots x threads split of the cores, both session sharings, and keeps the fastest. */
-async function calibrateFloor(options: Options, vocab: Workload, sentences: Workload, cores: number) {
-  const sizes = options.quick ? QUICK_CALIBRATION_ITEMS : CALIBRATION_ITEMS
-  const items = [...vocab.items.slice(0, sizes.vocab), ...sentences.items.slice(0, sizes.sentences)]
+async function calibrateFloor(options: Options, builds: Builds, vocab: Workload, sentences: Workload, cores: number) {
+  const stride = CALIBRATION_STRIDE[options.mode]
+  const items = [...sample(vocab.items, stride), ...sample(sentences.items, stride)]
   const calibrationWorkload: Workload = { ...vocab, items }
   const cache = new Map<string, Omit<RunFiles, 'outDir' | 'report'>>()
   const calibration: CalibrationEntry[] = []
@@ -240,7 +299,7 @@ async function calibrateFloor(options: Options, vocab: Workload, sentences: Work
     if (cores % slots !== 0) continue
     for (const sharing of ['shared', 'per-slot'] as const) {
       const layout: FloorLayout = { slots, threads: cores / slots, sharing }
-      const record = await runOnce(floorContender(layout), calibrationWorkload, undefined, 0, cache)
+      const record = await runOnce(floorContender(builds, layout), calibrationWorkload, 1, 0, cache)
       calibration.push({
         layout: floorLayoutName(layout),
         wallSeconds: record.wallSeconds,
@@ -256,21 +315,24 @@ async function calibrateFloor(options: Options, vocab: Workload, sentences: Work
 }
 
 /** How many frozen phoneme strings kokoro-pool's G2P no longer reproduces (the workload would have drifted). */
-function phonemeDrift(workload: Workload): number {
-  const { phonemize } = require(REPO_ROOT) as typeof import('..')
+function phonemeDrift(workload: Workload, addonModule: string): number {
+  const { phonemize } = require(addonModule) as typeof import('..')
   return workload.items.filter((item) => phonemize(item.text) !== item.phonemes).length
 }
 
 function summarize(records: RunRecord[], contenders: Contender[], workloads: Workload[]): Summary[] {
   const summaries: Summary[] = []
   for (const workload of workloads) {
-    const floorByRun = new Map(
-      records.filter((r) => r.workload === workload.name && r.contender === 'floor').map((r) => [r.run, r.filesPerMinute]),
-    )
+    const floorRecords = records.filter((r) => r.workload === workload.name && r.contender === 'floor')
+    const floorByRun = new Map(floorRecords.map((r) => [r.run, r.filesPerMinute]))
     for (const contender of contenders) {
       const mine = records.filter((r) => r.workload === workload.name && r.contender === contender.key)
       if (mine.length === 0) continue
-      const ratios = mine.filter((r) => floorByRun.has(r.run)).map((r) => r.filesPerMinute / (floorByRun.get(r.run) as number))
+      // A ratio only between runs of the same items (a sampled contender has no exact floor to compare with).
+      const sameItems = floorRecords.length > 0 && floorRecords[0].items === mine[0].items
+      const ratios = mine
+        .filter((r) => sameItems && floorByRun.has(r.run))
+        .map((r) => r.filesPerMinute / (floorByRun.get(r.run) as number))
       const nullable = (values: (number | null)[]): number | null =>
         values.every((value) => value === null) ? null : median(values.filter((value): value is number => value !== null))
       summaries.push({
@@ -343,13 +405,29 @@ function evaluateTargets(summaries: Summary[], workloads: WorkloadName[]): Targe
 function outputBase(options: Options, date: Date): string {
   if (options.output) return path.resolve(options.output)
   const day = date.toISOString().slice(0, 10)
-  return options.quick ? path.join(BENCH_DIR, 'results', 'tmp', `${day}-quick`) : path.join(BENCH_DIR, 'results', day)
+  if (options.mode === 'quick') return path.join(BENCH_DIR, 'results', 'tmp', `${day}-quick`)
+  return path.join(BENCH_DIR, 'results', options.mode === 'full' ? `${day}-full` : day)
+}
+
+function writeResults(base: string, results: Results): string {
+  mkdirSync(path.dirname(base), { recursive: true })
+  const markdown = renderMarkdown(results)
+  for (const [extension, content] of [
+    ['json', `${JSON.stringify(results, null, 1)}\n`],
+    ['md', markdown],
+  ]) {
+    writeFileSync(`${base}.${extension}.tmp`, content)
+    renameSync(`${base}.${extension}.tmp`, `${base}.${extension}`)
+  }
+  return markdown
 }
 
 async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2))
   checkPrerequisites()
   compileContenders()
+  const builds = snapshotBuilds()
+  const revision = sourceRevision()
   const started = new Date()
   const loadAtStart = loadAverage()
   const machine = describeMachine(VENV_PYTHON)
@@ -357,7 +435,7 @@ async function main(): Promise<void> {
 
   const allWorkloads = Object.fromEntries(WORKLOAD_NAMES.map((name) => [name, loadWorkload(name)])) as Record<WorkloadName, Workload>
   const workloads = options.workloads.map((name) => allWorkloads[name])
-  const drift = new Map(workloads.map((workload) => [workload.name, phonemeDrift(workload)]))
+  const drift = new Map(workloads.map((workload) => [workload.name, phonemeDrift(workload, builds.addonModule)]))
   for (const [name, count] of drift) {
     if (count > 0) console.warn(`[bench] warning: ${count} frozen phoneme strings of ${name} differ from today's G2P`)
   }
@@ -366,14 +444,13 @@ async function main(): Promise<void> {
   const { layout, calibration } =
     options.floorLayout || !floorWanted
       ? { layout: options.floorLayout ?? parseFloorLayout(DEFAULT_FLOOR_LAYOUT), calibration: [] }
-      : await calibrateFloor(options, allWorkloads.vocab, allWorkloads.sentences, machine.cores)
+      : await calibrateFloor(options, builds, allWorkloads.vocab, allWorkloads.sentences, machine.cores)
   console.log(`[bench] floor layout: ${floorLayoutName(layout)}`)
 
-  const oldDesignItems = options.quick ? QUICK_OLD_DESIGN_ITEMS : OLD_DESIGN_ITEMS
   const everyContender: Contender[] = [
-    ...POOL_CONCURRENCIES.map(poolContender),
-    floorContender(layout),
-    oldDesignContender(oldDesignItems),
+    ...POOL_CONCURRENCIES.map((concurrency) => poolContender(builds, concurrency)),
+    floorContender(builds, layout),
+    oldDesignContender(),
     pythonContender(0),
     ...PYTHON_PROCESS_COUNTS.map(pythonContender),
   ]
@@ -385,53 +462,57 @@ async function main(): Promise<void> {
       })
     : everyContender
 
-  const cache = new Map<string, Omit<RunFiles, 'outDir' | 'report'>>()
-  const records: RunRecord[] = []
-  for (let run = 1; run <= options.runs; run += 1) {
-    for (const workload of workloads) {
-      // Interleaved: each run goes through every contender, starting one further along each time.
-      const shift = (run - 1) % contenders.length
-      const order = [...contenders.slice(shift), ...contenders.slice(0, shift)]
-      for (const contender of order) {
-        const limit = contender.itemLimit?.[workload.name] ?? (options.quick ? QUICK_ITEMS[workload.name] : undefined)
-        const record = await runOnce(contender, workload, limit, run, cache)
-        records.push(record)
-        console.log(
-          `[bench] run ${run}/${options.runs} ${workload.name} ${contender.key}: ${record.items} items in ${record.wallSeconds.toFixed(1)} s, ` +
-            `${record.filesPerMinute.toFixed(1)} files/min, CPU ${record.cpuSeconds.toFixed(1)} s, peak RSS ${record.peakRssMiB.toFixed(0)} MiB` +
-            (record.failed > 0 ? `, ${record.failed} FAILED: ${record.errors[0]}` : ''),
-        )
-      }
+  const base = outputBase(options, started)
+  const strides = (contender: Contender): Strides => SAMPLING[options.mode][contender.family]
+  const results = (records: RunRecord[], partial: boolean): Results => {
+    const summaries = summarize(records, contenders, workloads)
+    return {
+      date: started.toISOString(),
+      command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      revision,
+      machine,
+      loadAverage: { start: loadAtStart, end: loadAverage() },
+      partial,
+      options: { mode: options.mode, runs: options.runs },
+      workloads: workloads.map((workload) => ({
+        name: workload.name,
+        version: workload.version,
+        description: workload.description,
+        items: workload.items.length,
+        phonemeDrift: drift.get(workload.name) ?? 0,
+      })),
+      contenders: contenders.map((c) => ({ key: c.key, label: c.label, strides: strides(c) })),
+      floorLayout: { chosen: floorLayoutName(layout), calibration },
+      records,
+      summaries,
+      targets: evaluateTargets(summaries, options.workloads),
     }
   }
 
-  const summaries = summarize(records, contenders, workloads)
-  const results: Results = {
-    date: started.toISOString(),
-    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
-    machine,
-    loadAverage: { start: loadAtStart, end: loadAverage() },
-    options: { quick: options.quick, runs: options.runs },
-    workloads: workloads.map((workload) => ({
-      name: workload.name,
-      version: workload.version,
-      description: workload.description,
-      items: workload.items.length,
-      phonemeDrift: drift.get(workload.name) ?? 0,
-    })),
-    contenders: contenders.map((c) => ({ key: c.key, label: c.label, ...(c.itemLimit ? { itemLimit: c.itemLimit } : {}) })),
-    floorLayout: { chosen: floorLayoutName(layout), calibration },
-    records,
-    summaries,
-    targets: evaluateTargets(summaries, options.workloads),
+  const cache = new Map<string, Omit<RunFiles, 'outDir' | 'report'>>()
+  const records: RunRecord[] = []
+  // Workload by workload (vocab first: an interrupted run still leaves whole medians for the first
+  // ones); within a workload, each run goes through every contender, starting one further along each
+  // time, so that drift on the machine is spread over all of them.
+  for (const workload of workloads) {
+    for (let run = 1; run <= options.runs; run += 1) {
+      const shift = (run - 1) % contenders.length
+      const order = [...contenders.slice(shift), ...contenders.slice(0, shift)]
+      for (const contender of order) {
+        const record = await runOnce(contender, workload, strides(contender)[workload.name], run, cache)
+        records.push(record)
+        console.log(
+          `[bench] run ${run}/${options.runs} ${workload.name} ${contender.key}: ${record.items} items in ${record.wallSeconds.toFixed(1)} s, ` +
+            `${record.filesPerMinute.toFixed(1)} files/min, CPU ${record.cpuSeconds.toFixed(1)} s, peak RSS ${record.peakRssMiB.toFixed(0)} MiB, ` +
+            `load ${record.loadBefore}` +
+            (record.failed > 0 ? `, ${record.failed} FAILED: ${record.errors[0]}` : ''),
+        )
+        // Rewritten after every contender run, so that an interrupted run still leaves its figures.
+        writeResults(base, results(records, true))
+      }
+    }
   }
-  const base = outputBase(options, started)
-  mkdirSync(path.dirname(base), { recursive: true })
-  const markdown = renderMarkdown(results)
-  for (const [extension, content] of [['json', `${JSON.stringify(results, null, 1)}\n`], ['md', markdown]]) {
-    writeFileSync(`${base}.${extension}.tmp`, content)
-    renameSync(`${base}.${extension}.tmp`, `${base}.${extension}`)
-  }
+  const markdown = writeResults(base, results(records, false))
   console.log(`\n${markdown}`)
   console.log(`[bench] wrote ${path.relative(REPO_ROOT, base)}.{md,json}`)
 }
