@@ -2,7 +2,7 @@
 // course's short texts, repeated, watching for leaks (docs/reliability.md, "Long run").
 //
 // Every second it samples this process's resident memory (VmRSS in /proc/self/status). The baseline is taken
-// once the warm-up (the first 10% of the items, at least one course repetition) has finished, when the model,
+// once the warm-up (the first 10% of the items, at least one batch) has finished, when the model,
 // the dictionary, the ONNX Runtime arenas and the thread pools have all been touched; the end value is taken
 // after the last item. It fails (exit 1) when the end RSS is more than 10% above the baseline, when the process
 // holds more file descriptors at the end than after the warm-up, when any item failed, or when anything other
@@ -26,14 +26,18 @@ export interface SoakOptions {
   outDir?: string
   /** Keep the generated files (default: the output folder is removed after it has been checked). */
   keep?: boolean
-  /** Called with one line per finished repetition (progress for the console). */
+  /** Items per process() call (default: one repetition of the course's short texts). */
+  batchSize?: number
+  /** Items before the RSS and fd baseline is taken (default: 10% of the items, at least one batch). */
+  warmupItems?: number
+  /** Called with one line per finished batch (progress for the console). */
   log?: (line: string) => void
 }
 
 export interface SoakSummary {
   items: number
   concurrency: number
-  repetitions: number
+  batches: number
   generated: number
   failed: number
   firstFailures: string[]
@@ -86,8 +90,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   const log = options.log ?? (() => {})
   const outDir = options.outDir ?? mkdtempSync(path.join(os.tmpdir(), 'kokoro-pool-soak-'))
   const texts = shortCourseTexts()
-  const repetitions = Math.ceil(options.items / texts.length)
-  const warmupItems = Math.max(texts.length, Math.ceil(options.items / 10))
+  const batchSize = options.batchSize ?? texts.length
+  const batches = Math.ceil(options.items / batchSize)
+  const warmupItems = options.warmupItems ?? Math.max(batchSize, Math.ceil(options.items / 10))
   const loadStart = os.loadavg()
   const fdStart = openFileDescriptors()
   const rssStart = rssMiB()
@@ -107,13 +112,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   let afterWarmup: { rss: number; fds: number } | undefined
   const started = Date.now()
   try {
-    // One process() call per course repetition, on one pool: the CLI also runs one batch per course type.
-    for (let repetition = 0; repetition * texts.length < options.items; repetition++) {
-      const count = Math.min(texts.length, options.items - repetition * texts.length)
-      const tasks: AudioTask[] = texts.slice(0, count).map((text, index) => ({
-        id: `r${repetition}-${index}`,
-        text,
-        outputPath: path.join(outDir, `r${repetition}`, `${index}.wav`),
+    // Several process() calls on one pool, as the CLI makes one per course type; item k speaks text k mod n.
+    for (let batch = 0; batch < batches; batch++) {
+      const first = batch * batchSize
+      const count = Math.min(batchSize, options.items - first)
+      const tasks: AudioTask[] = Array.from({ length: count }, (_, index) => ({
+        id: `b${batch}-${index}`,
+        text: texts[(first + index) % texts.length],
+        outputPath: path.join(outDir, `b${batch}`, `${index}.wav`),
       }))
       pool.addTasks(tasks)
       const result = await pool.process()
@@ -123,7 +129,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       for (const [id, entry] of result.results) {
         if (entry.error && failures.length < 5) failures.push(`${id}: ${entry.error.message}`)
       }
-      const done = repetition * texts.length + count
+      const done = first + count
       if (afterWarmup === undefined && done >= warmupItems) afterWarmup = { rss: rssMiB(), fds: openFileDescriptors() }
       log(
         `${done}/${options.items} items, ${round((Date.now() - started) / 1000)} s, RSS ${round(rssMiB())} MiB, ` +
@@ -138,7 +144,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   const fdEnd = openFileDescriptors()
   const baseline = afterWarmup ?? { rss: rssEnd, fds: fdEnd }
   const files = filesUnder(outDir)
-  const wavFiles = files.filter((name) => /^r\d+\/\d+\.wav$/.test(name))
+  const wavFiles = files.filter((name) => /^b\d+\/\d+\.wav$/.test(name))
   const leftoverFiles = files.filter((name) => !wavFiles.includes(name))
   if (!options.keep) rmSync(outDir, { recursive: true, force: true })
 
@@ -156,7 +162,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   return {
     items: options.items,
     concurrency: options.concurrency,
-    repetitions,
+    batches,
     generated,
     failed,
     firstFailures: failures,
