@@ -277,8 +277,16 @@ fn check_case(random_tasks: Vec<RandomTask>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `PROPTEST_CASES` when set (for a longer run), else `default`: an explicit `cases` would override it.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(200), ..ProptestConfig::default() })]
 
     #[test]
     fn random_task_lists_end_exactly_as_the_checks_promise(tasks in prop::collection::vec(random_task(), 0..10)) {

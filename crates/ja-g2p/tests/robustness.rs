@@ -43,8 +43,16 @@ fn japanese_text() -> impl Strategy<Value = String> {
     prop::collection::vec(pieces, 0..12).prop_map(|p| p.concat())
 }
 
+/// `PROPTEST_CASES` when set (for a longer run), else `default`: an explicit `cases` would override it.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(3000), ..ProptestConfig::default() })]
 
     #[test]
     fn any_string_gives_phonemes_or_a_clear_error(text in any::<String>()) {
