@@ -88,7 +88,7 @@ def add_window(graph, nodes):
 
 
 def add_slices(graph, nodes, start, end):
-    """Window-sliced copies of ASR, F0 and ENERGY; returns {original name: sliced name}."""
+    """Window-sliced copies of ASR, F0 and ENERGY ({original: sliced}) and the window start in F0 frames."""
     as1 = lambda t, name: node(nodes, 'Unsqueeze', [t, const(graph, 'axis0', np.array([0], np.int64))], name)
     start1, end1 = as1(start, 'start1'), as1(end, 'end1')
     two = const(graph, 'two1', np.array([2], np.int64))
