@@ -55,7 +55,7 @@ function wordCourse(): TinyCourse {
 
 const FILES = 33
 
-/** A random point of the run: after `files` finished files plus `ms` milliseconds; never so late that it could end first. */
+/** A random point: after `files` finished files plus `ms` milliseconds, never so late that the run could end first. */
 function killPoint(): { files: number; ms: number } {
   const replay = process.env.RELIABILITY_KILL_AFTER
   if (replay) {
@@ -118,7 +118,8 @@ describe('tts-generate killed with SIGKILL', () => {
 
   it('leaves only complete WAVs and whole JSON files, and the rerun generates exactly the missing files', async () => {
     const point = killPoint()
-    console.log(`SIGKILL after ${point.files} files + ${point.ms} ms: RELIABILITY_KILL_AFTER=${point.files},${point.ms}`)
+    const replay = `RELIABILITY_KILL_AFTER=${point.files},${point.ms}`
+    console.log(`SIGKILL after ${point.files} files + ${point.ms} ms (replay: ${replay})`)
     const run = startCli(args)
     let finished = 0
     let scheduled = false
