@@ -1,7 +1,7 @@
 //! The engine: verified assets, the vocabulary, the voices and the one model, shared by every pool
 //! and task (`Arc<Engine>`).
 
-use crate::assets::AssetPaths;
+use crate::assets::{AssetPaths, ModelVariant};
 use crate::error::{EngineError, TaskErrorKind};
 use crate::inference::{InferenceLayout, Model, SessionSharing};
 use crate::vocab::Vocab;
@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 pub struct EngineOptions {
     /// The assets folder; `None`: `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
     pub assets_dir: Option<PathBuf>,
+    /// Default: [`ModelVariant::SpeechWindow`].
+    pub model: ModelVariant,
     pub layout: InferenceLayout,
     pub sharing: SessionSharing,
 }
@@ -24,6 +26,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             assets_dir: None,
+            model: ModelVariant::default(),
             layout: InferenceLayout::automatic(),
             sharing: SessionSharing::default(),
         }
@@ -32,6 +35,7 @@ impl Default for EngineOptions {
 
 pub struct Engine {
     assets: AssetPaths,
+    model_variant: ModelVariant,
     layout: InferenceLayout,
     sharing: SessionSharing,
     pub(crate) vocab: Vocab,
@@ -40,16 +44,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The engine for `options`: the one already alive in this process for the same assets folder
-    /// and layout, else a newly loaded one. Pools that share it share one model.
+    /// The engine for `options`: the one already alive in this process for the same assets folder,
+    /// model and layout, else a newly loaded one. Pools that share it share one model.
     pub fn shared(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
-        type Key = (PathBuf, InferenceLayout, SessionSharing);
+        type Key = (PathBuf, ModelVariant, InferenceLayout, SessionSharing);
         static ALIVE: OnceLock<Mutex<HashMap<Key, Weak<Engine>>>> = OnceLock::new();
         let root = AssetPaths::resolve(options.assets_dir.as_deref())
             .root()
             .to_path_buf();
         let key = (
             std::fs::canonicalize(&root).unwrap_or(root),
+            options.model,
             options.layout,
             options.sharing,
         );
@@ -71,7 +76,7 @@ impl Engine {
     pub fn load(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
         options.layout.validate()?;
         let assets = AssetPaths::resolve(options.assets_dir.as_deref());
-        assets.verify()?;
+        assets.verify(options.model)?;
         let vocab = Vocab::load(&assets.vocab())?;
         let voices_dir = assets.voices_dir();
         let voices =
@@ -84,9 +89,10 @@ impl Engine {
                 path: voices_dir.join("*.bin"),
             });
         }
-        let model = Model::load(&assets, options.layout, options.sharing)?;
+        let model = Model::load(&assets, options.model, options.layout, options.sharing)?;
         Ok(Arc::new(Engine {
             assets,
+            model_variant: options.model,
             layout: options.layout,
             sharing: options.sharing,
             vocab,
@@ -97,6 +103,16 @@ impl Engine {
 
     pub fn assets(&self) -> &AssetPaths {
         &self.assets
+    }
+
+    pub fn model_variant(&self) -> ModelVariant {
+        self.model_variant
+    }
+
+    /// Samples the model has returned since this engine was loaded, before trimming: 600 per
+    /// decoded frame. Decoded frames are what inference time grows with.
+    pub fn decoded_samples(&self) -> u64 {
+        self.model.decoded_samples()
     }
 
     pub fn layout(&self) -> InferenceLayout {
@@ -143,7 +159,7 @@ mod tests {
         };
         let message = Engine::load(&options).err().unwrap().to_string();
         assert!(
-            message.contains("/nonexistent/assets/kokoro-v1.0.int8.onnx"),
+            message.contains("/nonexistent/assets/kokoro-v1.0.int8.speech-window.onnx"),
             "{message}"
         );
         assert!(message.contains("run `npm run fetch-assets`"), "{message}");
@@ -187,6 +203,13 @@ mod tests {
             &first,
             &Engine::shared(&other_layout).unwrap()
         ));
+        let other_model = EngineOptions {
+            model: ModelVariant::Untouched,
+            ..options.clone()
+        };
+        let untouched = Engine::shared(&other_model).unwrap();
+        assert!(!Arc::ptr_eq(&first, &untouched));
+        assert_eq!(untouched.model_variant(), ModelVariant::Untouched);
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! concurrency; memory grows only with the activations of the runs in flight, which the slot
 //! count bounds (2 slots under concurrency 8: under 1 GiB).
 
-use crate::assets::AssetPaths;
+use crate::assets::{AssetPaths, ModelVariant};
 use crate::error::EngineError;
 use crate::voices::STYLE_WIDTH;
 use ort::AsPointer;
@@ -40,7 +40,7 @@ use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 use std::ffi::CStr;
 use std::ptr::null_mut;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -151,6 +151,7 @@ enum Sessions {
 pub(crate) struct Model {
     sessions: Sessions,
     slots: Arc<Semaphore>,
+    decoded_samples: AtomicU64,
 }
 
 /// The process-wide ONNX Runtime environment; the library is loaded from the first assets folder used.
@@ -176,12 +177,13 @@ fn environment(paths: &AssetPaths) -> Result<&'static Environment, EngineError> 
 impl Model {
     pub(crate) fn load(
         paths: &AssetPaths,
+        variant: ModelVariant,
         layout: InferenceLayout,
         sharing: SessionSharing,
     ) -> Result<Model, EngineError> {
         layout.validate()?;
         let environment = environment(paths)?;
-        let model_path = paths.model();
+        let model_path = paths.model(variant);
         let prepacked = ort::session::builder::PrepackedWeights::new();
         let new_session = || -> Result<Session, EngineError> {
             let build = || -> ort::Result<Session> {
@@ -214,7 +216,13 @@ impl Model {
         Ok(Model {
             sessions,
             slots: Arc::new(Semaphore::new(layout.slots)),
+            decoded_samples: AtomicU64::new(0),
         })
+    }
+
+    /// Samples returned by every run so far, before trimming.
+    pub(crate) fn decoded_samples(&self) -> u64 {
+        self.decoded_samples.load(Ordering::Relaxed)
     }
 
     /// Waits for a free inference slot. Fails only if the slot semaphore was closed, which this
@@ -253,7 +261,7 @@ impl Model {
         let speed =
             Tensor::from_array(([1usize], vec![speed])).map_err(|error| error.to_string())?;
         let inputs = [tokens.ptr(), style.ptr(), speed.ptr()];
-        match &self.sessions {
+        let audio = match &self.sessions {
             Sessions::Shared(session) => run_session(session, &inputs, &stop.options),
             Sessions::PerSlot(sessions) => {
                 // Slots and sessions are equal in number, so a slot holder always finds a free session.
@@ -263,7 +271,10 @@ impl Model {
                     .ok_or_else(|| "no free session for an acquired slot".to_string())?;
                 run_session(&session, &inputs, &stop.options)
             }
-        }
+        }?;
+        self.decoded_samples
+            .fetch_add(audio.len() as u64, Ordering::Relaxed);
+        Ok(audio)
     }
 }
 

@@ -9,8 +9,8 @@
 //! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
 //!   the measured choice of layout is documented there.
 //! - [`audio`]: silence trimming and joining chunks; [`wav`]: where audio is written (atomically).
-//! - [`engine`]: [`Engine`] ties together [`assets`] (location and integrity), [`voices`] and the
-//!   phoneme [`vocab`].
+//! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
+//!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
 //!
 //! ```no_run
@@ -47,7 +47,7 @@ pub mod wav;
 #[cfg(test)]
 mod test_support;
 
-pub use assets::{ASSETS_ENV, AssetPaths};
+pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant};
 pub use audio::SAMPLE_RATE;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};

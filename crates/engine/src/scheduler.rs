@@ -905,6 +905,7 @@ mod tests {
                 threads_per_slot: 1,
             },
             sharing: SessionSharing::SharedSession,
+            ..EngineOptions::default()
         };
         let engine = tokio::task::spawn_blocking(move || Engine::load(&options))
             .await
@@ -957,6 +958,7 @@ mod tests {
                 threads_per_slot: 1,
             },
             sharing: SessionSharing::SharedSession,
+            ..EngineOptions::default()
         };
         let engine = tokio::task::spawn_blocking(move || Engine::shared(&options))
             .await

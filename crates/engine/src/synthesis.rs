@@ -97,7 +97,10 @@ pub(crate) fn synthesize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{LONG_PHONEMES, engine};
+    use crate::assets::ModelVariant;
+    use crate::engine::EngineOptions;
+    use crate::inference::InferenceLayout;
+    use crate::test_support::{LONG_PHONEMES, SHORT_PHONEMES, engine};
 
     fn request(phonemes: &str) -> SpeechRequest<'_> {
         SpeechRequest {
@@ -138,5 +141,53 @@ mod tests {
         for speed in [0.49, 2.01, 0.0, -1.0, f32::NAN, f32::INFINITY] {
             assert!(check_speed(speed).is_err(), "{speed}");
         }
+    }
+
+    /// (samples the model returned, samples kept after trimming) for a one-chunk request.
+    async fn raw_and_trimmed_samples(engine: &Engine, phonemes: &str) -> (usize, usize) {
+        let prepared = prepare(engine, &request(phonemes)).unwrap();
+        let [token_ids] = prepared.chunks.as_slice() else {
+            panic!("{phonemes:?} is one chunk");
+        };
+        let slot = engine.model.acquire_slot().await.unwrap();
+        let audio = engine
+            .model
+            .run(
+                &slot,
+                Vocab::padded(token_ids),
+                prepared.voice.style_for(token_ids.len()),
+                prepared.speed,
+                &RunStop::new().unwrap(),
+            )
+            .unwrap();
+        (audio.len(), trim_silence(&audio).len())
+    }
+
+    /// The speech-window model decodes fewer frames (600 samples each) for the same kept speech;
+    /// if the transformation stops applying, its count goes back to the untouched one.
+    #[tokio::test]
+    async fn the_speech_window_model_decodes_fewer_frames_for_the_same_speech() {
+        let speech_window = engine();
+        assert_eq!(speech_window.model_variant(), ModelVariant::SpeechWindow);
+        let untouched = Engine::shared(&EngineOptions {
+            model: ModelVariant::Untouched,
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let (untouched_raw, untouched_kept) =
+            raw_and_trimmed_samples(&untouched, SHORT_PHONEMES).await;
+        let (window_raw, window_kept) =
+            raw_and_trimmed_samples(&speech_window, SHORT_PHONEMES).await;
+        assert_eq!(untouched_raw, 27_600, "46 frames");
+        assert_eq!(window_raw, 20_400, "34 frames");
+        let ratio = window_kept as f64 / untouched_kept as f64;
+        assert!(
+            (0.97..=1.03).contains(&ratio),
+            "kept {window_kept} vs {untouched_kept} samples"
+        );
     }
 }

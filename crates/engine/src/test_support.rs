@@ -1,5 +1,6 @@
 //! One engine for every test of this crate: the real model, loaded once.
 
+use crate::assets::ModelVariant;
 use crate::engine::{Engine, EngineOptions};
 use crate::inference::{InferenceLayout, SessionSharing};
 use crate::task::Task;
@@ -15,6 +16,7 @@ pub(crate) fn engine() -> Arc<Engine> {
         .get_or_init(|| {
             let options = EngineOptions {
                 assets_dir: None,
+                model: ModelVariant::default(),
                 layout: InferenceLayout {
                     slots: TEST_SLOTS,
                     threads_per_slot: 1,

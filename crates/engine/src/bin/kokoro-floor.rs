@@ -1,22 +1,28 @@
 //! The throughput floor: runs a list of utterances through the engine's pool directly (no Node,
-//! no binding) with a chosen inference layout, and prints utterances per second, times real time
-//! and peak RSS. One layout per process, so that peak RSS belongs to that layout alone.
+//! no binding) with a chosen model and inference layout, and prints utterances per second, decoded
+//! frames, times real time and peak RSS. One layout per process, so that peak RSS belongs to that
+//! layout alone.
 //!
 //! ```text
-//! kokoro-floor [--slots N] [--threads N] [--sharing shared|per-slot] [--concurrency N]
-//!              [--voice NAME] [--assets DIR] UTTERANCES
+//! kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N]
+//!              [--sharing shared|per-slot] [--concurrency N] [--voice NAME] [--assets DIR] UTTERANCES
 //! ```
 //! UTTERANCES: a `.jsonl` file of `{"text": ..., "phonemes": ...}` objects (phonemes optional:
 //! when present the G2P is bypassed) or a text file with one utterance per line.
 //! Concurrency defaults to the slot count. WAVs go to a temporary folder, removed at the end.
 
 use kokoro_engine::{
-    Engine, EngineOptions, InferenceLayout, Pool, PoolConfig, SessionSharing, Task, TaskOutcome,
+    Engine, EngineOptions, InferenceLayout, ModelVariant, Pool, PoolConfig, SessionSharing, Task,
+    TaskOutcome,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Samples per model frame: the decoder's hop at 24 kHz (40 frames a second).
+const SAMPLES_PER_FRAME: u64 = 600;
+
 struct Arguments {
+    model: ModelVariant,
     layout: InferenceLayout,
     sharing: SessionSharing,
     concurrency: Option<usize>,
@@ -25,11 +31,12 @@ struct Arguments {
     utterances: PathBuf,
 }
 
-const USAGE: &str = "usage: kokoro-floor [--slots N] [--threads N] [--sharing shared|per-slot] \
+const USAGE: &str = "usage: kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N] [--sharing shared|per-slot] \
                      [--concurrency N] [--voice NAME] [--assets DIR] UTTERANCES(.jsonl|.txt)";
 
 fn parse_arguments() -> Result<Arguments, String> {
     let mut arguments = Arguments {
+        model: ModelVariant::default(),
         layout: InferenceLayout::automatic(),
         sharing: SessionSharing::default(),
         concurrency: None,
@@ -45,6 +52,9 @@ fn parse_arguments() -> Result<Arguments, String> {
     };
     while let Some(word) = words.next() {
         match word.as_str() {
+            "--model" => {
+                arguments.model = words.next().ok_or("--model needs a name")?.parse()?;
+            }
             "--slots" => arguments.layout.slots = number("--slots", words.next())?,
             "--threads" => arguments.layout.threads_per_slot = number("--threads", words.next())?,
             "--concurrency" => arguments.concurrency = Some(number("--concurrency", words.next())?),
@@ -120,6 +130,7 @@ fn run() -> Result<(), String> {
     let load_started = Instant::now();
     let options = EngineOptions {
         assets_dir: arguments.assets_dir.clone(),
+        model: arguments.model,
         layout: arguments.layout,
         sharing: arguments.sharing,
     };
@@ -138,7 +149,7 @@ fn run() -> Result<(), String> {
         skip_existing: false,
         default_voice: arguments.voice.clone(),
     };
-    let pool = Pool::new(engine, config).map_err(|error| error.to_string())?;
+    let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
     let output_dir = std::env::temp_dir().join(format!("kokoro-floor-{}", std::process::id()));
     let tasks = utterances
         .into_iter()
@@ -174,18 +185,22 @@ fn run() -> Result<(), String> {
         }
     }
     let wall = report.elapsed.as_secs_f64();
+    let decoded_frames = engine.decoded_samples() / SAMPLES_PER_FRAME;
     let sharing = match arguments.sharing {
         SessionSharing::SharedSession => "shared",
         SessionSharing::SessionPerSlot => "per-slot",
     };
     println!(
-        "RESULT sharing={sharing} slots={} threads={} concurrency={concurrency} utterances={} failed={} \
-         load={load_seconds:.2}s wall={wall:.2}s utt/s={:.3} audio={audio_seconds:.1}s xRT={:.2} peakRSS={:.0}MiB",
+        "RESULT model={} sharing={sharing} slots={} threads={} concurrency={concurrency} utterances={} failed={} \
+         load={load_seconds:.2}s wall={wall:.2}s utt/s={:.3} decoded_frames={decoded_frames} frames/s={:.1} \
+         audio={audio_seconds:.1}s xRT={:.2} peakRSS={:.0}MiB",
+        arguments.model.name(),
         arguments.layout.slots,
         arguments.layout.threads_per_slot,
         report.tasks.len(),
         report.failed,
         report.tasks.len() as f64 / wall,
+        decoded_frames as f64 / wall,
         audio_seconds / wall,
         peak_rss_mib(),
     );
