@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kokoro_engine::{
-    AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, Pool, PoolConfig, PoolError,
-    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
+    AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
+    PoolConfig, PoolError, ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
@@ -51,6 +51,10 @@ pub struct PoolOptions {
     pub inference_slots: Option<u32>,
     /// ONNX Runtime intra-op threads per inference slot (default: cores / slots).
     pub threads_per_slot: Option<u32>,
+    /// `speech-window` (default): decodes only the frames around the predicted speech (about 1.3x
+    /// faster on single words); `untouched`: the model as published.
+    #[napi(ts_type = "'speech-window' | 'untouched'")]
+    pub model: Option<String>,
 }
 
 /// Sent once per task, when it ends, before `process()` resolves.
@@ -171,6 +175,7 @@ impl AudioWorkerPool {
             assets_dir: None,
             inference_slots: None,
             threads_per_slot: None,
+            model: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -193,8 +198,15 @@ impl AudioWorkerPool {
                 .threads_per_slot
                 .map_or(automatic.threads_per_slot, |threads| threads as usize),
         };
+        let model = match options.model.as_deref() {
+            Some(name) => name
+                .parse::<ModelVariant>()
+                .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}")))?,
+            None => ModelVariant::default(),
+        };
         let engine = Engine::shared(&EngineOptions {
             assets_dir: options.assets_dir.map(PathBuf::from),
+            model,
             layout,
             sharing: SessionSharing::default(),
         })
