@@ -168,8 +168,9 @@ export async function generate(
 ): Promise<{ totals: RunTotals; exitCode: number }> {
   const started = Date.now()
   const totals = emptyTotals()
-  const pool = provider.createPool({ concurrency: options.concurrency, defaultVoice: options.voice })
-  const cancel = (): void => pool.cancel()
+  // Created when the first file is missing: a rerun with everything in place does not load the model.
+  let pool: SpeechPool | undefined
+  const cancel = (): void => pool?.cancel()
   signal.addEventListener('abort', cancel)
   try {
     for (const { course, jobs } of prepared) {
@@ -185,6 +186,7 @@ export async function generate(
       )
       const done = new Set(existing.map((job) => job.taskId))
       if (pending.length > 0) {
+        pool ??= provider.createPool({ concurrency: options.concurrency, defaultVoice: options.voice })
         for (const id of await generateType(pool, course.type, pending, options, io, signal, totals)) done.add(id)
       }
       if (options.updateJson) {
