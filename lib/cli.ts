@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CourseDataError } from './course'
 import { COURSE_TYPES, type CourseType } from './course-types'
 import { dryRun, EXIT_CODES, generate, prepareCourse, type CliStreams, type GenerateOptions } from './generate'
-import { loadProvider, PROVIDERS, type ProviderName } from './providers'
+import { loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
 
 export const BUNDLED_DATA_DIR = path.resolve(__dirname, '..', 'data')
 
@@ -19,6 +19,7 @@ interface ParsedOptions {
   updateJson: boolean
   voice: string
   speed: number
+  model: ModelName
   dataDir: string
   outDir: string
   urlPrefix: string
@@ -78,6 +79,12 @@ export function buildProgram(): Command {
     .option('--voice <name>', 'voice (a file name in <assets>/voices without .bin)', 'jf_alpha')
     .addOption(new Option('--speed <x>', 'speaking speed, 0.5 to 2.0').argParser(parseSpeed).default(1))
     .addOption(
+      new Option('--model <name>', 'Kokoro model: speech-window decodes only the frames around the speech (faster)')
+        .choices(MODELS)
+        .argParser(oneOf('model', MODELS))
+        .default('speech-window'),
+    )
+    .addOption(
       new Option('--data-dir <dir>', 'folder with vocabulary.json, grammar.json, kanji.json').default(
         BUNDLED_DATA_DIR,
         'the bundled sample course in data/',
@@ -125,6 +132,7 @@ export async function main(
     concurrency: parsed.concurrency,
     voice: parsed.voice,
     speed: parsed.speed,
+    model: parsed.model,
     limit: parsed.limit,
     updateJson: parsed.updateJson,
   }

@@ -3,7 +3,7 @@
 import { loadCourse, displayPath, type LoadedCourse } from './course'
 import type { CourseType } from './course-types'
 import { createProgressView } from './progress'
-import type { SpeechPool, SpeechProvider } from './providers'
+import type { ModelName, SpeechPool, SpeechProvider } from './providers'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
 import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
@@ -18,6 +18,7 @@ export interface GenerateOptions {
   concurrency: number
   voice: string
   speed: number
+  model?: ModelName
   limit?: number
   updateJson: boolean
 }
@@ -186,7 +187,11 @@ export async function generate(
       )
       const done = new Set(existing.map((job) => job.taskId))
       if (pending.length > 0) {
-        pool ??= provider.createPool({ concurrency: options.concurrency, defaultVoice: options.voice })
+        pool ??= provider.createPool({
+          concurrency: options.concurrency,
+          defaultVoice: options.voice,
+          model: options.model,
+        })
         for (const id of await generateType(pool, course.type, pending, options, io, signal, totals)) done.add(id)
       }
       if (options.updateJson) {

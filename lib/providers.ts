@@ -18,9 +18,14 @@ export interface SpeechPool {
   getActiveWorkers(): number
 }
 
+export const MODELS = ['speech-window', 'untouched'] as const
+export type ModelName = (typeof MODELS)[number]
+
 export interface PoolSettings {
   concurrency: number
   defaultVoice: string
+  /** Kokoro model variant (docs/silence.md); the pool's default when absent. */
+  model?: ModelName
 }
 
 export interface SpeechProvider {
@@ -58,8 +63,8 @@ export function loadProvider(name: ProviderName): SpeechProvider {
       return {
         voiceProblem: kokoroVoiceProblem,
         // The CLI decides what exists (splitExisting), so the pool generates every task it is given.
-        createPool: ({ concurrency, defaultVoice }) =>
-          new addon.AudioWorkerPool(concurrency, { defaultVoice, skipExisting: false }),
+        createPool: ({ concurrency, defaultVoice, model }) =>
+          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false }),
         phonemize: (text) => addon.phonemize(text),
       }
     }
