@@ -33,6 +33,7 @@ describe('tts-generate --help', () => {
       '--update-json',
       '--voice',
       '--speed',
+      '--model',
       '--data-dir',
       '--out-dir',
       '--limit',
@@ -44,6 +45,7 @@ describe('tts-generate --help', () => {
     expect(result.stdout).toContain('default: 4')
     expect(result.stdout).toContain('default: "all"')
     expect(result.stdout).toContain('default: "jf_alpha"')
+    expect(result.stdout).toContain('default: "speech-window"')
     expect(result.stdout).toContain('default: "public/audio/"')
     expect(result.stdout).toMatch(/Exit codes: 0 .*1 .*2 .*130/)
   })
