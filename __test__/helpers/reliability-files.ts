@@ -34,19 +34,31 @@ export function filesUnder(dir: string): string[] {
 /** The pool's temporary output files: `.<file name>.<pid>-<n>.tmp`, hidden and never named *.wav. */
 export const TEMP_WAV = /(^|\/)\.[^/]+\.wav\.\d+-\d+\.tmp$/
 
-/** An assets folder of links to the real assets, except a copy of the model with one byte flipped. */
-export function assetsWithFlippedModelByte(root: string): { dir: string; model: string } {
+/**
+ * An assets folder of links to the real assets, except copies of the model files (every `*.onnx` at the top: the
+ * published model and the variants derived from it) with one byte flipped in each, whichever one the pool loads.
+ */
+export function assetsWithFlippedModelByte(root: string): { dir: string; models: string[] } {
   const real = assetsDir()
   const dir = path.join(root, 'assets-flipped')
   mkdirSync(dir, { recursive: true })
+  const models: string[] = []
   for (const name of readdirSync(real)) {
-    if (name !== 'kokoro-v1.0.int8.onnx') symlinkSync(path.join(real, name), path.join(dir, name))
+    if (!name.endsWith('.onnx')) {
+      symlinkSync(path.join(real, name), path.join(dir, name))
+      continue
+    }
+    const model = path.join(dir, name)
+    copyFileSync(path.join(real, name), model)
+    flipByte(model, Math.floor(statSync(model).size / 2))
+    models.push(model)
   }
-  const model = path.join(dir, 'kokoro-v1.0.int8.onnx')
-  copyFileSync(path.join(real, 'kokoro-v1.0.int8.onnx'), model)
-  // A byte in the middle of the weights: the file still has the right size and loads as ONNX.
-  const offset = Math.floor(statSync(model).size / 2)
-  const fd = openSync(model, 'r+')
+  return { dir, models }
+}
+
+/** Inverts the byte at `offset`: the file keeps its size, and a byte in the weights still loads as ONNX. */
+function flipByte(file: string, offset: number): void {
+  const fd = openSync(file, 'r+')
   try {
     const byte = Buffer.alloc(1)
     readSync(fd, byte, 0, 1, offset)
@@ -55,7 +67,6 @@ export function assetsWithFlippedModelByte(root: string): { dir: string; model: 
   } finally {
     closeSync(fd)
   }
-  return { dir, model }
 }
 
 function canWriteIn(dir: string): boolean {
