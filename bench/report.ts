@@ -12,7 +12,7 @@ function ordinal(n: number): string {
 }
 
 function row(summary: Summary): string {
-  return `| ${summary.label} | ${summary.items}${summary.failed > 0 ? ` (${summary.failed} failed)` : ''} | ${fixed(summary.filesPerMinute, 1)} | ${fixed(
+  return `| ${summary.label} | ${summary.runs} | ${summary.items}${summary.failed > 0 ? ` (${summary.failed} failed)` : ''} | ${fixed(summary.filesPerMinute, 1)} | ${fixed(
     summary.audioSecondsPerWallSecond,
     2,
   )} | ${fixed(summary.p50Ms, 0)} | ${fixed(summary.p95Ms, 0)} | ${fixed(summary.cpuSeconds, 1)} | ${fixed(summary.peakRssMiB, 0)} | ${fixed(
@@ -31,7 +31,8 @@ export function renderMarkdown(results: Results): string {
   lines.push(`- Command: \`${results.command}\` at commit ${results.revision} (started ${results.date})`)
   lines.push(
     `- Load average (1 min): ${results.loadAverage.start} at the start, ${results.loadAverage.end} at the end; ` +
-      `${results.options.runs} run(s), each going through every contender, interleaved; figures are medians over the runs`,
+      `${results.options.runs} run(s), each going through every contender, interleaved; figures are medians over the runs ` +
+      '(the runs column says how many a figure has)',
   )
   lines.push(
     `- Floor layout: ${results.floorLayout.chosen}` +
@@ -56,9 +57,14 @@ export function renderMarkdown(results: Results): string {
   lines.push('')
   for (const workload of results.workloads) {
     lines.push(`## ${workload.name}`, '')
-    lines.push('| contender | items | files/min | audio s / wall s | p50 ms | p95 ms | CPU s | peak RSS MiB | × floor |')
-    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|')
-    for (const summary of results.summaries.filter((s) => s.workload === workload.name)) lines.push(row(summary))
+    const summaries = results.summaries.filter((s) => s.workload === workload.name)
+    if (summaries.length === 0) {
+      lines.push('Not measured: the run ended before this workload.', '')
+      continue
+    }
+    lines.push('| contender | runs | items | files/min | audio s / wall s | p50 ms | p95 ms | CPU s | peak RSS MiB | × floor |')
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
+    for (const summary of summaries) lines.push(row(summary))
     lines.push('')
   }
   if (results.targets.length > 0) {
