@@ -197,6 +197,7 @@ function checkPrerequisites(): void {
   if (!existsSync(VENV_PYTHON) || !existsSync(FLOOR_BINARY)) {
     missing.push('bench/.venv or target/release/kokoro-floor: run `npm run bench:setup`')
   }
+  if (!existsSync('/usr/bin/time')) missing.push('GNU time at /usr/bin/time (Debian: apt-get install time)')
   if (missing.length > 0) throw new Error(`the benchmark needs ${missing.join('; and ')}`)
 }
 
