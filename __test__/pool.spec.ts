@@ -184,6 +184,19 @@ describe('AudioWorkerPool', () => {
     expect(result.results.get('given')!.phonemes).toBe(result.results.get('normal')!.phonemes)
   })
 
+  it('speaks the same word with the untouched model, which decodes the silence the default model skips', async () => {
+    const pool = new AudioWorkerPool(1, { model: 'untouched' })
+    pool.addTasks([{ id: 'untouched', text: '食べる', outputPath: path.join(dir, 'untouched.wav') }])
+    const windowed = new AudioWorkerPool(1)
+    windowed.addTasks([{ id: 'window', text: '食べる', outputPath: path.join(dir, 'window.wav') }])
+    expect((await pool.process()).success).toBe(1)
+    expect((await windowed.process()).success).toBe(1)
+    const untouched = readWav(path.join(dir, 'untouched.wav')).durationSeconds
+    // After trimming, both keep the same speech (the engine's frame-count test checks the decoding).
+    expect(readWav(path.join(dir, 'window.wav')).durationSeconds / untouched).toBeGreaterThan(0.97)
+    expect(readWav(path.join(dir, 'window.wav')).durationSeconds / untouched).toBeLessThan(1.03)
+  })
+
   it('cancels: tasks not started are reported as cancelled, nothing half-written remains', async () => {
     const pool = new AudioWorkerPool(1)
     pool.addTasks(wordTasks(WORDS))
@@ -201,6 +214,9 @@ describe('AudioWorkerPool', () => {
     expect(() => new AudioWorkerPool(-1)).toThrow(/concurrency/)
     expect(() => new AudioWorkerPool(1e9)).toThrow(/concurrency/)
     expect(() => new AudioWorkerPool(2, { timeoutMs: 0 })).toThrow(/timeoutMs/)
+    expect(() => new AudioWorkerPool(2, { model: 'float32' as never })).toThrow(
+      expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/unknown model "float32"/) }),
+    )
     expect(() => new AudioWorkerPool(2, { assetsDir: path.join(dir, 'missing') })).toThrow(/npm run fetch-assets/)
 
     const pool = new AudioWorkerPool(2)
