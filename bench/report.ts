@@ -70,9 +70,11 @@ export function renderMarkdown(results: Results): string {
   if (results.targets.length > 0) {
     lines.push('## Targets (ratios within this run)', '')
     for (const target of results.targets) {
-      const verdict = target.met ? 'met' : `MISSED by ${fixed(Math.abs(target.value - target.threshold), 2)}`
+      // Three decimals where two would round a miss to zero.
+      const digits = Math.abs(target.value - target.threshold) < 0.005 ? 3 : 2
+      const verdict = target.met ? 'met' : `MISSED by ${fixed(Math.abs(target.value - target.threshold), digits)}`
       lines.push(
-        `- ${target.workload}: ${target.description}: ${fixed(target.value, 2)} (target ${target.atLeast ? '≥' : '≤'} ${target.threshold}) — ${verdict}`,
+        `- ${target.workload}: ${target.description}: ${fixed(target.value, digits)} (target ${target.atLeast ? '≥' : '≤'} ${target.threshold}) — ${verdict}`,
       )
     }
     lines.push('')
