@@ -69,7 +69,10 @@ export interface PoolOptions {
   defaultVoice?: string
   /** Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package). */
   assetsDir?: string
-  /** Inference runs at once (default: one per core, at most 8). Independent of `concurrency`. */
+  /**
+   * Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
+   * Tasks beyond the slots wait for one (text analysis and writing still overlap).
+   */
   inferenceSlots?: number
   /** ONNX Runtime intra-op threads per inference slot (default: cores / slots). */
   threadsPerSlot?: number

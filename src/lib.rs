@@ -47,7 +47,8 @@ pub struct PoolOptions {
     pub default_voice: Option<String>,
     /// Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package).
     pub assets_dir: Option<String>,
-    /// Inference runs at once (default: one per core, at most 8). Independent of `concurrency`.
+    /// Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
+    /// Tasks beyond the slots wait for one (text analysis and writing still overlap).
     pub inference_slots: Option<u32>,
     /// ONNX Runtime intra-op threads per inference slot (default: cores / slots).
     pub threads_per_slot: Option<u32>,
@@ -189,14 +190,20 @@ impl AudioWorkerPool {
             1.0,
             24.0 * 3600.0 * 1000.0,
         )?;
+        // More slots than tasks at once would leave cores idle: with fewer tasks than slots, the
+        // spare cores become threads of the runs that do happen (concurrency 1 on 2 cores: 1 x 2).
         let automatic = InferenceLayout::automatic();
+        let cores = automatic.slots * automatic.threads_per_slot;
+        let slots = options
+            .inference_slots
+            .map_or(automatic.slots.min(concurrency as usize), |slots| {
+                slots as usize
+            });
         let layout = InferenceLayout {
-            slots: options
-                .inference_slots
-                .map_or(automatic.slots, |slots| slots as usize),
+            slots,
             threads_per_slot: options
                 .threads_per_slot
-                .map_or(automatic.threads_per_slot, |threads| threads as usize),
+                .map_or((cores / slots.max(1)).max(1), |threads| threads as usize),
         };
         let model = match options.model.as_deref() {
             Some(name) => name
