@@ -895,11 +895,11 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_timeout_terminates_the_run_and_frees_the_slot() {
-        // An engine of its own: the slot count must not be shared with other tests.
+    /// An engine with one inference slot of one thread, loaded off the async threads by `load`.
+    async fn one_slot_engine(
+        load: fn(&EngineOptions) -> Result<Arc<Engine>, crate::error::EngineError>,
+    ) -> Arc<Engine> {
         let options = EngineOptions {
-            assets_dir: None,
             layout: InferenceLayout {
                 slots: 1,
                 threads_per_slot: 1,
@@ -907,10 +907,16 @@ mod tests {
             sharing: SessionSharing::SharedSession,
             ..EngineOptions::default()
         };
-        let engine = tokio::task::spawn_blocking(move || Engine::load(&options))
+        tokio::task::spawn_blocking(move || load(&options))
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timeout_terminates_the_run_and_frees_the_slot() {
+        // An engine of its own: the slot count must not be shared with other tests.
+        let engine = one_slot_engine(Engine::load).await;
         let dir = scratch_dir("timeout");
         let timeout = Duration::from_millis(200);
         let pool = Pool::new(
@@ -951,19 +957,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropping_a_run_terminates_its_inference() {
-        let options = EngineOptions {
-            assets_dir: None,
-            layout: InferenceLayout {
-                slots: 1,
-                threads_per_slot: 1,
-            },
-            sharing: SessionSharing::SharedSession,
-            ..EngineOptions::default()
-        };
-        let engine = tokio::task::spawn_blocking(move || Engine::shared(&options))
-            .await
-            .unwrap()
-            .unwrap();
+        let engine = one_slot_engine(Engine::shared).await;
         let dir = scratch_dir("dropped");
         let pool = Pool::new(engine.clone(), config(1)).unwrap();
         pool.add_tasks(vec![phoneme_task(&dir, "long", LONG_PHONEMES)])
