@@ -282,7 +282,6 @@ impl AudioWorkerPool {
                 }
             });
         }
-        let on_progress = on_progress.map(Arc::new);
         AsyncBlockBuilder::new(async move {
             let acknowledgements = Mutex::new(Vec::new());
             let report = batch
