@@ -641,24 +641,14 @@ mod tests {
                 most_active
             })
         };
-        let events = Mutex::new(Vec::new());
-        let report = pool
-            .process(|event| events.lock().unwrap().push(event))
-            .await
-            .unwrap();
+        let (report, events) = process_recording(&pool).await;
         sampling.store(false, Ordering::SeqCst);
         assert_eq!(
             sampler.join().unwrap(),
             3,
             "the sampler saw the limit reached, not exceeded"
         );
-        assert!(
-            events
-                .into_inner()
-                .unwrap()
-                .iter()
-                .all(|event| event.active <= 3)
-        );
+        assert!(events.iter().all(|event| event.active <= 3));
         assert_eq!(report.succeeded, 7);
         assert_eq!((pool.queue_size(), pool.active_workers()), (0, 0));
         std::fs::remove_dir_all(dir).unwrap();
@@ -678,12 +668,7 @@ mod tests {
             from_text,
         ])
         .unwrap();
-        let events = Mutex::new(Vec::new());
-        let report = pool
-            .process(|event| events.lock().unwrap().push(event))
-            .await
-            .unwrap();
-        let events = events.into_inner().unwrap();
+        let (report, events) = process_recording(&pool).await;
 
         let mut ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
         ids.sort();
@@ -773,11 +758,7 @@ mod tests {
         let pool = Pool::new(engine(), config(2)).unwrap();
         pool.add_tasks(vec![phoneme_task(&dir, "exists", SHORT_PHONEMES)])
             .unwrap();
-        let events = Mutex::new(Vec::new());
-        let report = pool
-            .process(|event| events.lock().unwrap().push(event))
-            .await
-            .unwrap();
+        let (report, events) = process_recording(&pool).await;
         assert_eq!(
             report.tasks[0].outcome,
             TaskOutcome::Skipped {
@@ -785,7 +766,6 @@ mod tests {
             }
         );
         assert_eq!((report.succeeded, report.skipped), (0, 1));
-        let events = events.into_inner().unwrap();
         assert_eq!(
             (events.len(), events[0].status, events[0].ok),
             (1, TaskStatus::Skipped, true)
@@ -840,11 +820,7 @@ mod tests {
             with("good-2", &|task| task.speed = Some(2.0)),
         ])
         .unwrap();
-        let events = Mutex::new(Vec::new());
-        let report = pool
-            .process(|event| events.lock().unwrap().push(event))
-            .await
-            .unwrap();
+        let (report, events) = process_recording(&pool).await;
         assert!(
             is_generated(&report, "good-1") && is_generated(&report, "good-2"),
             "{report:?}"
@@ -881,8 +857,6 @@ mod tests {
             TaskErrorKind::DuplicateOutputPath { .. }
         ));
         let unwritable = events
-            .into_inner()
-            .unwrap()
             .into_iter()
             .find(|event| event.id == "unwritable")
             .unwrap();
@@ -893,6 +867,16 @@ mod tests {
             "the path and the OS reason are kept: {message}"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Runs the pool's queue and returns its report with every progress event, in order.
+    async fn process_recording(pool: &Pool) -> (RunReport, Vec<ProgressEvent>) {
+        let events = Mutex::new(Vec::new());
+        let report = pool
+            .process(|event| events.lock().unwrap().push(event))
+            .await
+            .unwrap();
+        (report, events.into_inner().unwrap())
     }
 
     /// An engine with one inference slot of one thread, loaded off the async threads by `load`.
@@ -929,17 +913,13 @@ mod tests {
         .unwrap();
         pool.add_tasks(vec![phoneme_task(&dir, "long", LONG_PHONEMES)])
             .unwrap();
-        let events = Mutex::new(Vec::new());
-        let report = pool
-            .process(|event| events.lock().unwrap().push(event))
-            .await
-            .unwrap();
+        let (report, events) = process_recording(&pool).await;
         assert_eq!(
             failure(&report, "long"),
             TaskErrorKind::TimedOut { after: timeout }
         );
         // The whole run takes about 10 s; terminated, it ends soon after the timeout.
-        let elapsed_ms = events.into_inner().unwrap()[0].elapsed_ms;
+        let elapsed_ms = events[0].elapsed_ms;
         assert!(elapsed_ms < 3_000, "the task ended after {elapsed_ms} ms");
         assert_eq!(engine.model.free_slots(), 1);
         assert!(
