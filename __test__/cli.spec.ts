@@ -45,7 +45,7 @@ describe('tts-generate --help', () => {
     expect(result.stdout).toContain('default: 4')
     expect(result.stdout).toContain('default: "all"')
     expect(result.stdout).toContain('default: "jf_alpha"')
-    expect(result.stdout).toContain('default: "speech-window"')
+    expect(result.stdout).toContain('default: "untouched"')
     expect(result.stdout).toContain('default: "public/audio/"')
     expect(result.stdout).toMatch(/Exit codes: 0 .*1 .*2 .*130/)
   })

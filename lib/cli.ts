@@ -79,10 +79,10 @@ export function buildProgram(): Command {
     .option('--voice <name>', 'voice (a file name in <assets>/voices without .bin)', 'jf_alpha')
     .addOption(new Option('--speed <x>', 'speaking speed, 0.5 to 2.0').argParser(parseSpeed).default(1))
     .addOption(
-      new Option('--model <name>', 'Kokoro model: speech-window decodes only the frames around the speech (faster)')
+      new Option('--model <name>', 'Kokoro model: untouched is the published one; speech-window decodes only the frames around the speech (faster, less intelligible on single words)')
         .choices(MODELS)
         .argParser(oneOf('model', MODELS))
-        .default('speech-window'),
+        .default('untouched'),
     )
     .addOption(
       new Option('--data-dir <dir>', 'folder with vocabulary.json, grammar.json, kanji.json').default(

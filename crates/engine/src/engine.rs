@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 pub struct EngineOptions {
     /// The assets folder; `None`: `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
     pub assets_dir: Option<PathBuf>,
-    /// Default: [`ModelVariant::SpeechWindow`].
+    /// Default: [`ModelVariant::Untouched`].
     pub model: ModelVariant,
     pub layout: InferenceLayout,
     pub sharing: SessionSharing,

@@ -167,10 +167,10 @@ mod tests {
     /// if the transformation stops applying, its count goes back to the untouched one.
     #[tokio::test]
     async fn the_speech_window_model_decodes_fewer_frames_for_the_same_speech() {
-        let speech_window = engine();
-        assert_eq!(speech_window.model_variant(), ModelVariant::SpeechWindow);
-        let untouched = Engine::shared(&EngineOptions {
-            model: ModelVariant::Untouched,
+        let untouched = engine();
+        assert_eq!(untouched.model_variant(), ModelVariant::Untouched);
+        let speech_window = Engine::shared(&EngineOptions {
+            model: ModelVariant::SpeechWindow,
             layout: InferenceLayout {
                 slots: 1,
                 threads_per_slot: 1,
