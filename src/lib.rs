@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use kokoro_engine::{
     AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
-    PoolConfig, PoolError, ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
+    PoolConfig, PoolError, ProgressEvent, RunCanceller, RunReport, SessionSharing, Task,
+    TaskOutcome, TaskStatus, available_cores,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
@@ -39,18 +40,24 @@ pub struct AudioTask {
 
 #[napi(object)]
 pub struct PoolOptions {
-    /// Per-task limit on inference and writing, in ms (default 60000). The run is really stopped.
+    /// Per-task limit in ms (default 60000), from leaving the queue to the file in place, not
+    /// counting waits behind other tasks. The work is really stopped: the task ends as
+    /// `timed-out`, its inference run terminated, nothing written.
     pub timeout_ms: Option<f64>,
-    /// Report tasks whose output exists as skipped instead of generating them again (default true).
+    /// Report tasks whose output exists and is complete (the WAV header parses and the data is as
+    /// long as it says) as skipped; an incomplete one is generated again and its result says why
+    /// in `replacedInvalidOutput` (default true).
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
     /// Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package).
     pub assets_dir: Option<String>,
-    /// Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
-    /// Tasks beyond the slots wait for one (text analysis and writing still overlap).
+    /// Inference runs at once. Default: slots × threads = the cores, at most 8 slots and at most
+    /// `concurrency` (12 cores: 6 × 2; concurrency 4 on 12 cores: 4 × 3). Tasks beyond the slots
+    /// wait for one, holding no open file.
     pub inference_slots: Option<u32>,
-    /// ONNX Runtime intra-op threads per inference slot (default: cores / slots).
+    /// ONNX Runtime intra-op threads per inference slot (default: cores / slots; given alone, the
+    /// slots fill the cores).
     pub threads_per_slot: Option<u32>,
     /// `untouched` (default): the model as published; `speech-window`: decodes only the frames
     /// around the predicted speech (about 1.3x faster on single words, less intelligible on clips
@@ -59,25 +66,43 @@ pub struct PoolOptions {
     pub model: Option<String>,
 }
 
+/// What a task that did not generate carries besides its message: a stable `code` to branch on
+/// (messages are for people and may change).
+#[napi(object, object_from_js = false)]
+pub struct TaskFailure {
+    #[napi(
+        ts_type = "'Cancelled' | 'Timeout' | 'EmptyText' | 'NothingSpeakable' | 'SpeedOutOfRange' | 'UnknownVoice' | 'VoiceUnusable' | 'EmptyOutputPath' | 'DuplicateOutputPath' | 'WriteFailed' | 'PhonemizeFailed' | 'InferenceFailed' | 'Internal'"
+    )]
+    pub code: String,
+    /// Names the task and the cause: `task "x": text is empty`.
+    pub message: String,
+}
+
 /// Sent once per task, when it ends, before `process()` resolves.
 #[napi(object, object_from_js = false)]
 pub struct Progress {
     pub completed: u32,
     pub total: u32,
     pub succeeded: u32,
+    /// Tasks with status `failed` (cancelled and timed-out ones are counted apart).
     pub failed: u32,
     pub skipped: u32,
+    pub cancelled: u32,
+    pub timed_out: u32,
     /// Tasks still running when this one ended (this one not counted).
     pub active: u32,
     /// Tasks not yet started.
     pub queued: u32,
     pub id: String,
+    /// `true` when the task generated or was skipped.
     pub ok: bool,
-    #[napi(ts_type = "'generated' | 'skipped' | 'failed'")]
+    #[napi(ts_type = "TaskResult['status']")]
     pub status: String,
-    /// The failed task's error message.
+    /// The error message of a task that did not generate.
     pub error: Option<String>,
-    /// The task's own time, from start to end.
+    #[napi(ts_type = "TaskFailure['code']")]
+    pub code: Option<String>,
+    /// The task's own time, from leaving the queue to its end (waits included).
     pub elapsed_ms: f64,
     /// Seconds of audio written by this task (0 unless generated).
     pub audio_seconds: f64,
@@ -87,20 +112,30 @@ pub struct Progress {
 pub struct TaskResult {
     pub id: String,
     pub output_path: String,
-    #[napi(ts_type = "'generated' | 'skipped' | 'failed'")]
+    /// `generated`, `skipped` (a complete output was there), `failed`, `cancelled` (by `cancel()`
+    /// or the signal) or `timed-out` (past `timeoutMs`).
+    #[napi(ts_type = "'generated' | 'skipped' | 'failed' | 'cancelled' | 'timed-out'")]
     pub status: String,
     pub duration_seconds: Option<f64>,
     pub phonemes: Option<String>,
-    /// Present when the task failed: an `Error` whose message names the task and the cause.
-    #[napi(ts_type = "Error")]
+    /// Set when a file was at `outputPath` but was not complete (cut short by a crash, say): why
+    /// it was replaced.
+    pub replaced_invalid_output: Option<String>,
+    /// Present unless the task generated or was skipped: an `Error` whose message names the task
+    /// and the cause, with a stable `code`.
+    #[napi(ts_type = "Error & TaskFailure")]
     pub error: Option<ErrorValue>,
 }
 
 #[napi(object, object_from_js = false)]
 pub struct ProcessResult {
+    /// Tasks generated.
     pub success: u32,
+    /// Tasks with status `failed`.
     pub failed: u32,
     pub skipped: u32,
+    pub cancelled: u32,
+    pub timed_out: u32,
     pub elapsed_ms: f64,
     /// Seconds of audio generated in this run.
     pub audio_seconds: f64,
@@ -108,8 +143,11 @@ pub struct ProcessResult {
     pub results: ResultMap,
 }
 
-/// A JS `Error` built from a message when it crosses to JS.
-pub struct ErrorValue(String);
+/// A JS `Error` with a `code` property, built when it crosses to JS.
+pub struct ErrorValue {
+    message: String,
+    code: &'static str,
+}
 
 impl TypeName for ErrorValue {
     fn type_name() -> &'static str {
@@ -124,7 +162,9 @@ impl ToNapiValue for ErrorValue {
     unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let env = Env::from_raw(raw_env);
         let ctor: Function<String, Unknown> = env.get_global()?.get_named_property("Error")?;
-        Ok(ctor.new_instance(val.0)?.raw())
+        let error = ctor.new_instance(val.message)?;
+        Object::from_unknown(error)?.set_named_property("code", val.code)?;
+        Ok(error.raw())
     }
 }
 
@@ -191,21 +231,12 @@ impl AudioWorkerPool {
             1.0,
             24.0 * 3600.0 * 1000.0,
         )?;
-        // More slots than tasks at once would leave cores idle: with fewer tasks than slots, the
-        // spare cores become threads of the runs that do happen (concurrency 1 on 2 cores: 1 x 2).
-        let automatic = InferenceLayout::automatic();
-        let cores = automatic.slots * automatic.threads_per_slot;
-        let slots = options
-            .inference_slots
-            .map_or(automatic.slots.min(concurrency as usize), |slots| {
-                slots as usize
-            });
-        let layout = InferenceLayout {
-            slots,
-            threads_per_slot: options
-                .threads_per_slot
-                .map_or((cores / slots.max(1)).max(1), |threads| threads as usize),
-        };
+        let layout = InferenceLayout::for_cores(
+            available_cores(),
+            concurrency as usize,
+            options.inference_slots.map(|slots| slots as usize),
+            options.threads_per_slot.map(|threads| threads as usize),
+        );
         let model = match options.model.as_deref() {
             Some(name) => name
                 .parse::<ModelVariant>()
@@ -251,39 +282,45 @@ impl AudioWorkerPool {
         self.pool.add_tasks(tasks).map(|_| ()).map_err(pool_error)
     }
 
-    /// Runs every queued task. Resolves when all have ended, after every progress callback ran.
-    /// Rejects only when the pool is already processing. `signal` (or `cancel()`) stops the run:
-    /// tasks not started end as cancelled, running inferences are terminated.
+    /// Runs every queued task. Resolves when all have ended, after every progress callback ran
+    /// (a callback that throws is reported on stderr and the run goes on). Rejects when the pool
+    /// is already processing (`GenericFailure`) and, leaving the queue as it is, when `signal` is
+    /// already aborted (with `signal.reason`). `signal` aborting (or `cancel()`) stops this run
+    /// only: tasks not started end as `cancelled` at once, and so do running ones, their
+    /// inference terminated; files already in place stay. An empty queue resolves with zero
+    /// counts.
     ///
     /// A plain fn returning a Promise, not an `async fn`: the queue is taken here, on the JS thread,
     /// so a second `process()` is refused at once instead of racing the first.
     #[napi(ts_return_type = "Promise<ProcessResult>")]
-    pub fn process(
+    pub fn process<'env>(
         &self,
-        env: &Env,
+        env: &'env Env,
         #[napi(ts_arg_type = "(progress: Progress) => unknown")] on_progress: Option<
             ProgressCallback,
         >,
-        signal: Option<AbortSignal>,
-    ) -> Result<AsyncBlock<ProcessResult>> {
+        #[napi(ts_arg_type = "AbortSignal | undefined | null")] signal: Option<Object<'env>>,
+    ) -> Result<Either<AsyncBlock<ProcessResult>, PromiseRaw<'env, ProcessResult>>> {
+        if let Some(signal) = &signal
+            && signal.get_named_property::<bool>("aborted")?
+        {
+            let reason: Unknown = signal.get_named_property("reason")?;
+            return Ok(Either::B(PromiseRaw::reject(env, reason)?));
+        }
         let batch = match self.pool.begin() {
             Ok(batch) => batch,
             Err(error) => {
                 let error = pool_error(error);
                 return AsyncBlockBuilder::new(async move { Err::<ProcessResult, _>(error) })
-                    .build(env);
+                    .build(env)
+                    .map(Either::A);
             }
         };
-        if let Some(signal) = signal {
-            // AbortSignal is not Send: it stays on the JS thread, which runs this closure on abort.
-            let pool = Arc::downgrade(&self.pool);
-            signal.on_abort(move || {
-                if let Some(pool) = pool.upgrade() {
-                    pool.cancel();
-                }
-            });
-        }
-        AsyncBlockBuilder::new(async move {
+        let listener = match signal {
+            Some(signal) => Some(AbortListener::add(env, signal, batch.canceller())?),
+            None => None,
+        };
+        AsyncBlockBuilder::with(async move {
             let acknowledgements = Mutex::new(Vec::new());
             let report = batch
                 .run(|event| {
@@ -304,10 +341,19 @@ impl AudioWorkerPool {
             }
             Ok(process_result(report))
         })
+        // Runs on the JS thread as the Promise resolves: the listener belonged to this run only.
+        .with_dispose(move |env| {
+            if let Some(listener) = listener {
+                listener.remove(&env);
+            }
+            Ok(())
+        })
         .build(env)
+        .map(Either::A)
     }
 
-    /// Stops the current run: tasks not started end as cancelled, running inferences are terminated.
+    /// Stops the current run, if any: its tasks end as `cancelled` at once, running inferences
+    /// terminated; files already in place stay. Tasks queued for the next run are kept.
     #[napi]
     pub fn cancel(&self) {
         self.pool.cancel();
@@ -365,6 +411,49 @@ fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::
     acknowledgement
 }
 
+/// An `abort` listener on a caller's `AbortSignal`, added with `addEventListener` (a caller's own
+/// `onabort` and other listeners are left alone) and removed when its run ends.
+struct AbortListener {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
+impl AbortListener {
+    fn add(env: &Env, signal: Object, run: RunCanceller) -> Result<AbortListener> {
+        let listener = env.create_function_from_closure("cancelRun", move |_| {
+            run.cancel();
+            Ok(())
+        })?;
+        let add_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+            signal.get_named_property("addEventListener")?;
+        add_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
+        Ok(AbortListener {
+            signal: signal.create_ref()?,
+            listener: listener.create_ref()?,
+        })
+    }
+
+    /// Best effort: a signal whose `removeEventListener` fails only keeps a listener that can no
+    /// longer reach any run.
+    fn remove(self, env: &Env) {
+        let removed = (|| -> Result<()> {
+            let signal = self.signal.get_value(env)?;
+            let remove_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+                signal.get_named_property("removeEventListener")?;
+            let listener = self.listener.borrow_back(env)?;
+            remove_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
+            Ok(())
+        })();
+        if let Err(error) = removed {
+            eprintln!(
+                "kokoro-pool: could not remove the abort listener: {}",
+                error.reason
+            );
+        }
+        let _ = self.signal.unref(env);
+    }
+}
+
 fn progress(event: ProgressEvent) -> Progress {
     Progress {
         completed: event.completed as u32,
@@ -372,12 +461,15 @@ fn progress(event: ProgressEvent) -> Progress {
         succeeded: event.succeeded as u32,
         failed: event.failed as u32,
         skipped: event.skipped as u32,
+        cancelled: event.cancelled as u32,
+        timed_out: event.timed_out as u32,
         active: event.active as u32,
         queued: event.queued as u32,
         id: event.id,
-        ok: event.ok,
-        status: status_name(event.status).to_string(),
+        ok: matches!(event.status, TaskStatus::Generated | TaskStatus::Skipped),
+        status: event.status.name().to_string(),
         error: event.error,
+        code: event.code.map(str::to_string),
         elapsed_ms: event.elapsed_ms as f64,
         audio_seconds: event.audio_seconds,
     }
@@ -389,57 +481,47 @@ fn process_result(report: RunReport) -> ProcessResult {
         .tasks
         .into_iter()
         .map(|task| {
-            let output_path = task.output_path.to_string_lossy().into_owned();
+            let status = task.outcome.status().name().to_string();
+            let mut result = TaskResult {
+                id: task.id,
+                output_path: task.output_path.to_string_lossy().into_owned(),
+                status,
+                duration_seconds: None,
+                phonemes: None,
+                replaced_invalid_output: None,
+                error: None,
+            };
             match task.outcome {
                 TaskOutcome::Generated {
                     duration_seconds,
                     phonemes,
-                    ..
+                    replaced_invalid_output,
                 } => {
                     audio_seconds += duration_seconds;
-                    TaskResult {
-                        id: task.id,
-                        output_path,
-                        status: status_name(TaskStatus::Generated).to_string(),
-                        duration_seconds: Some(duration_seconds),
-                        phonemes: Some(phonemes),
-                        error: None,
-                    }
+                    result.duration_seconds = Some(duration_seconds);
+                    result.phonemes = Some(phonemes);
+                    result.replaced_invalid_output = replaced_invalid_output;
                 }
-                TaskOutcome::Skipped { .. } => TaskResult {
-                    id: task.id,
-                    output_path,
-                    status: status_name(TaskStatus::Skipped).to_string(),
-                    duration_seconds: None,
-                    phonemes: None,
-                    error: None,
-                },
-                TaskOutcome::Failed { error } => TaskResult {
-                    id: task.id,
-                    output_path,
-                    status: status_name(TaskStatus::Failed).to_string(),
-                    duration_seconds: None,
-                    phonemes: None,
-                    error: Some(ErrorValue(error.to_string())),
-                },
+                TaskOutcome::Skipped => {}
+                TaskOutcome::Failed { error } => {
+                    result.error = Some(ErrorValue {
+                        message: error.to_string(),
+                        code: error.kind.code(),
+                    });
+                }
             }
+            result
         })
         .collect();
     ProcessResult {
         success: report.succeeded as u32,
         failed: report.failed as u32,
         skipped: report.skipped as u32,
+        cancelled: report.cancelled as u32,
+        timed_out: report.timed_out as u32,
         elapsed_ms: report.elapsed.as_secs_f64() * 1000.0,
         audio_seconds,
         results: ResultMap(results),
-    }
-}
-
-fn status_name(status: TaskStatus) -> &'static str {
-    match status {
-        TaskStatus::Generated => "generated",
-        TaskStatus::Skipped => "skipped",
-        TaskStatus::Failed => "failed",
     }
 }
 

@@ -1,9 +1,10 @@
-//! The engine: verified assets, the vocabulary, the voices and the one model, shared by every pool
-//! and task (`Arc<Engine>`).
+//! The engine: verified assets, the vocabulary, the voices, the one model and the Japanese
+//! analyser, shared by every pool and task (`Arc<Engine>`).
 
 use crate::assets::{AssetPaths, ModelVariant};
 use crate::error::{EngineError, TaskErrorKind};
-use crate::inference::{InferenceLayout, Model, SessionSharing};
+use crate::inference::{Model, SessionSharing};
+use crate::layout::InferenceLayout;
 use crate::vocab::Vocab;
 use crate::voices::VoiceStore;
 use ja_g2p::{G2pError, JaG2p};
@@ -35,12 +36,13 @@ impl Default for EngineOptions {
 
 pub struct Engine {
     assets: AssetPaths,
-    model_variant: ModelVariant,
-    layout: InferenceLayout,
-    sharing: SessionSharing,
+    pub(crate) layout: InferenceLayout,
     pub(crate) vocab: Vocab,
     pub(crate) voices: VoiceStore,
     pub(crate) model: Model,
+    /// The Japanese analyser, loaded on the first text to phonemize (a pool given only phonemes
+    /// never pays for its ~77 MB dictionary).
+    g2p: Mutex<Option<Arc<JaG2p>>>,
 }
 
 impl Engine {
@@ -92,21 +94,12 @@ impl Engine {
         let model = Model::load(&assets, options.model, options.layout, options.sharing)?;
         Ok(Arc::new(Engine {
             assets,
-            model_variant: options.model,
             layout: options.layout,
-            sharing: options.sharing,
             vocab,
             voices,
             model,
+            g2p: Mutex::new(None),
         }))
-    }
-
-    pub fn assets(&self) -> &AssetPaths {
-        &self.assets
-    }
-
-    pub fn model_variant(&self) -> ModelVariant {
-        self.model_variant
     }
 
     /// Samples the model has returned since this engine was loaded, before trimming: 600 per
@@ -115,23 +108,29 @@ impl Engine {
         self.model.decoded_samples()
     }
 
-    pub fn layout(&self) -> InferenceLayout {
-        self.layout
-    }
-
-    pub fn sharing(&self) -> SessionSharing {
-        self.sharing
-    }
-
     /// Names of the available voices (`<assets>/voices/*.bin`), sorted.
     pub fn voices(&self) -> &[String] {
         self.voices.names()
     }
 
-    /// Japanese text to Kokoro phonemes with this engine's dictionary (loaded on first use).
+    /// Japanese text to Kokoro phonemes with this engine's analyser (loaded on first use; a failed
+    /// load is tried again on the next call). The one place where the engine calls the G2P.
     pub fn phonemize(&self, text: &str) -> Result<String, TaskErrorKind> {
-        let g2p = JaG2p::shared(self.assets.ja_dict_dir()).map_err(g2p_error)?;
-        g2p.phonemize(text).map_err(g2p_error)
+        self.analyser()?.phonemize(text).map_err(g2p_error)
+    }
+
+    fn analyser(&self) -> Result<Arc<JaG2p>, TaskErrorKind> {
+        // Held while loading, so that concurrent first calls load the dictionary once.
+        let mut loaded = self
+            .g2p
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(g2p) = loaded.as_ref() {
+            return Ok(g2p.clone());
+        }
+        let g2p = Arc::new(JaG2p::load(self.assets.ja_dict_dir()).map_err(g2p_error)?);
+        *loaded = Some(g2p.clone());
+        Ok(g2p)
     }
 }
 
@@ -159,7 +158,7 @@ mod tests {
         };
         let message = Engine::load(&options).err().unwrap().to_string();
         assert!(
-            message.contains("/nonexistent/assets/kokoro-v1.0.int8.speech-window.onnx"),
+            message.contains("/nonexistent/assets/kokoro-v1.0.int8.onnx"),
             "{message}"
         );
         assert!(message.contains("run `npm run fetch-assets`"), "{message}");
@@ -204,12 +203,10 @@ mod tests {
             &Engine::shared(&other_layout).unwrap()
         ));
         let other_model = EngineOptions {
-            model: ModelVariant::Untouched,
+            model: ModelVariant::SpeechWindow,
             ..options.clone()
         };
-        let untouched = Engine::shared(&other_model).unwrap();
-        assert!(!Arc::ptr_eq(&first, &untouched));
-        assert_eq!(untouched.model_variant(), ModelVariant::Untouched);
+        assert!(!Arc::ptr_eq(&first, &Engine::shared(&other_model).unwrap()));
     }
 
     #[test]

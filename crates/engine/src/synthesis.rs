@@ -99,7 +99,7 @@ mod tests {
     use super::*;
     use crate::assets::ModelVariant;
     use crate::engine::EngineOptions;
-    use crate::inference::InferenceLayout;
+    use crate::layout::InferenceLayout;
     use crate::test_support::{LONG_PHONEMES, SHORT_PHONEMES, engine};
 
     fn request(phonemes: &str) -> SpeechRequest<'_> {
@@ -167,8 +167,7 @@ mod tests {
     /// if the transformation stops applying, its count goes back to the untouched one.
     #[tokio::test]
     async fn the_speech_window_model_decodes_fewer_frames_for_the_same_speech() {
-        let untouched = engine();
-        assert_eq!(untouched.model_variant(), ModelVariant::Untouched);
+        let untouched = engine(); // the test engine loads the default, untouched model
         let speech_window = Engine::shared(&EngineOptions {
             model: ModelVariant::SpeechWindow,
             layout: InferenceLayout {

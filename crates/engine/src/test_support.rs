@@ -2,7 +2,8 @@
 
 use crate::assets::ModelVariant;
 use crate::engine::{Engine, EngineOptions};
-use crate::inference::{InferenceLayout, SessionSharing};
+use crate::inference::SessionSharing;
+use crate::layout::InferenceLayout;
 use crate::task::Task;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

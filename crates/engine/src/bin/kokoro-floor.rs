@@ -10,6 +10,8 @@
 //! UTTERANCES: a `.jsonl` file of `{"text": ..., "phonemes": ...}` objects (phonemes optional:
 //! when present the G2P is bypassed) or a text file with one utterance per line.
 //! Concurrency defaults to the slot count. WAVs go to a temporary folder, removed at the end.
+//! `--sharing per-slot` needs the `session-per-slot` feature
+//! (`cargo build --release -p kokoro-engine --features session-per-slot --bin kokoro-floor`).
 
 use kokoro_engine::{
     Engine, EngineOptions, InferenceLayout, ModelVariant, Pool, PoolConfig, SessionSharing, Task,
@@ -61,7 +63,12 @@ fn parse_arguments() -> Result<Arguments, String> {
             "--sharing" => {
                 arguments.sharing = match words.next().as_deref() {
                     Some("shared") => SessionSharing::SharedSession,
+                    #[cfg(feature = "session-per-slot")]
                     Some("per-slot") => SessionSharing::SessionPerSlot,
+                    #[cfg(not(feature = "session-per-slot"))]
+                    Some("per-slot") => {
+                        return Err("--sharing per-slot needs the session-per-slot feature".into());
+                    }
                     _ => return Err("--sharing is shared or per-slot".into()),
                 }
             }
@@ -181,13 +188,14 @@ fn run() -> Result<(), String> {
                 duration_seconds, ..
             } => audio_seconds += duration_seconds,
             TaskOutcome::Failed { error } => eprintln!("{error}"),
-            TaskOutcome::Skipped { .. } => {}
+            TaskOutcome::Skipped => {}
         }
     }
     let wall = report.elapsed.as_secs_f64();
     let decoded_frames = engine.decoded_samples() / SAMPLES_PER_FRAME;
     let sharing = match arguments.sharing {
         SessionSharing::SharedSession => "shared",
+        #[cfg(feature = "session-per-slot")]
         SessionSharing::SessionPerSlot => "per-slot",
     };
     println!(
