@@ -62,10 +62,17 @@ export interface AudioTask {
 }
 
 /**
- * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once).
- * Throws when the text has nothing speakable.
+ * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
+ * same `userDictionary` and inline readings (`{生物|なまもの}`). Throws `InvalidArg` when the text
+ * has nothing speakable or a malformed inline reading, or a dictionary row is bad.
  */
-export declare function phonemize(text: string): string
+export declare function phonemize(text: string, options?: PhonemizeOptions | undefined | null): string
+
+/** Options of [`phonemize`]: the same meaning as in the pool's options. */
+export interface PhonemizeOptions {
+  assetsDir?: string
+  userDictionary?: string
+}
 
 export interface PoolOptions {
   /**
@@ -101,6 +108,12 @@ export interface PoolOptions {
    * under 1 s).
    */
   model?: 'speech-window' | 'untouched'
+  /**
+   * Path of a UTF-8 CSV of the author's readings, `surface,reading[,priority]` (reading in
+   * katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
+   * A bad row throws `InvalidArg` naming the file and line.
+   */
+  userDictionary?: string
 }
 
 export interface ProcessResult {

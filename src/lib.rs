@@ -5,10 +5,11 @@
 //! corrupt assets); a failed task never throws: it is an `Error` in that task's result.
 #![deny(clippy::all)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ja_g2p::UserDictionary;
 use kokoro_engine::{
     AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
     PoolConfig, PoolError, ProgressEvent, RunCanceller, RunReport, SessionSharing, Task,
@@ -64,6 +65,17 @@ pub struct PoolOptions {
     /// under 1 s).
     #[napi(ts_type = "'speech-window' | 'untouched'")]
     pub model: Option<String>,
+    /// Path of a UTF-8 CSV of the author's readings, `surface,reading[,priority]` (reading in
+    /// katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
+    /// A bad row throws `InvalidArg` naming the file and line.
+    pub user_dictionary: Option<String>,
+}
+
+/// Options of [`phonemize`]: the same meaning as in the pool's options.
+#[napi(object)]
+pub struct PhonemizeOptions {
+    pub assets_dir: Option<String>,
+    pub user_dictionary: Option<String>,
 }
 
 /// What a task that did not generate carries besides its message: a stable `code` to branch on
@@ -218,6 +230,7 @@ impl AudioWorkerPool {
             inference_slots: None,
             threads_per_slot: None,
             model: None,
+            user_dictionary: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -257,6 +270,7 @@ impl AudioWorkerPool {
             default_voice: options
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
+            user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
         };
         let pool = Pool::new(engine, config).map_err(pool_error)?;
         Ok(AudioWorkerPool {
@@ -372,14 +386,26 @@ impl AudioWorkerPool {
     }
 }
 
-/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once).
-/// Throws when the text has nothing speakable.
+/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
+/// same `userDictionary` and inline readings (`{生物|なまもの}`). Throws `InvalidArg` when the text
+/// has nothing speakable or a malformed inline reading, or a dictionary row is bad.
 #[napi]
-pub fn phonemize(text: String) -> Result<String> {
-    let dictionary = AssetPaths::resolve(None).ja_dict_dir();
-    let g2p = ja_g2p::JaG2p::shared(&dictionary)
+pub fn phonemize(text: String, options: Option<PhonemizeOptions>) -> Result<String> {
+    let options = options.unwrap_or(PhonemizeOptions {
+        assets_dir: None,
+        user_dictionary: None,
+    });
+    let dictionary = AssetPaths::resolve(options.assets_dir.as_deref().map(Path::new)).ja_dict_dir();
+    let user = user_dictionary(options.user_dictionary.as_deref())?;
+    let g2p = ja_g2p::JaG2p::shared_with(&dictionary, user.as_ref())
         .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
     g2p.phonemize(&text)
+        .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
+fn user_dictionary(path: Option<&str>) -> Result<Option<UserDictionary>> {
+    path.map(|path| UserDictionary::from_file(Path::new(path)))
+        .transpose()
         .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
 }
 

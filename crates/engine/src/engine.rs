@@ -7,7 +7,7 @@ use crate::inference::{Model, SessionSharing};
 use crate::layout::InferenceLayout;
 use crate::vocab::Vocab;
 use crate::voices::VoiceStore;
-use ja_g2p::{G2pError, JaG2p};
+use ja_g2p::{G2pError, JaG2p, UserDictionary};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -40,9 +40,9 @@ pub struct Engine {
     pub(crate) vocab: Vocab,
     pub(crate) voices: VoiceStore,
     pub(crate) model: Model,
-    /// The Japanese analyser, loaded on the first text to phonemize (a pool given only phonemes
-    /// never pays for its ~77 MB dictionary).
-    g2p: Mutex<Option<Arc<JaG2p>>>,
+    /// The Japanese analysers, one per user dictionary in use (`None`: none), each loaded on the
+    /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary).
+    g2p: Mutex<HashMap<Option<UserDictionary>, Arc<JaG2p>>>,
 }
 
 impl Engine {
@@ -98,7 +98,7 @@ impl Engine {
             vocab,
             voices,
             model,
-            g2p: Mutex::new(None),
+            g2p: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -113,23 +113,34 @@ impl Engine {
         self.voices.names()
     }
 
-    /// Japanese text to Kokoro phonemes with this engine's analyser (loaded on first use; a failed
-    /// load is tried again on the next call). The one place where the engine calls the G2P.
-    pub fn phonemize(&self, text: &str) -> Result<String, TaskErrorKind> {
-        self.analyser()?.phonemize(text).map_err(g2p_error)
+    /// Japanese text to Kokoro phonemes with this engine's analyser and the author's `user`
+    /// dictionary (loaded on first use; a failed load is tried again on the next call). The one
+    /// place where the engine calls the G2P.
+    pub fn phonemize(
+        &self,
+        text: &str,
+        user: Option<&UserDictionary>,
+    ) -> Result<String, TaskErrorKind> {
+        self.analyser(user)?.phonemize(text).map_err(g2p_error)
     }
 
-    fn analyser(&self) -> Result<Arc<JaG2p>, TaskErrorKind> {
+    fn analyser(&self, user: Option<&UserDictionary>) -> Result<Arc<JaG2p>, TaskErrorKind> {
         // Held while loading, so that concurrent first calls load the dictionary once.
         let mut loaded = self
             .g2p
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(g2p) = loaded.as_ref() {
+        let key = user.cloned();
+        if let Some(g2p) = loaded.get(&key) {
             return Ok(g2p.clone());
         }
-        let g2p = Arc::new(JaG2p::load(self.assets.ja_dict_dir()).map_err(g2p_error)?);
-        *loaded = Some(g2p.clone());
+        let dict_dir = self.assets.ja_dict_dir();
+        let g2p = match user {
+            Some(user) => JaG2p::with_user_dictionary(dict_dir, user),
+            None => JaG2p::load(dict_dir),
+        };
+        let g2p = Arc::new(g2p.map_err(g2p_error)?);
+        loaded.insert(key, g2p.clone());
         Ok(g2p)
     }
 }
@@ -212,8 +223,8 @@ mod tests {
     #[test]
     fn phonemize_uses_the_dictionary_and_reports_empty_text() {
         let engine = crate::test_support::engine();
-        assert_eq!(engine.phonemize("食べる").unwrap(), "tabeɾɯ");
-        assert_eq!(engine.phonemize("  "), Err(TaskErrorKind::EmptyText));
+        assert_eq!(engine.phonemize("食べる", None).unwrap(), "tabeɾɯ");
+        assert_eq!(engine.phonemize("  ", None), Err(TaskErrorKind::EmptyText));
         assert!(engine.voices().contains(&"jf_alpha".to_string()));
     }
 }

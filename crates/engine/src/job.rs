@@ -288,6 +288,7 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
             .as_deref()
             .unwrap_or(&context.config.default_voice),
         speed: task.speed.unwrap_or(1.0),
+        user_dictionary: context.config.user_dictionary.as_ref(),
     };
     Ok(Prepared::Speak {
         speech: synthesis::prepare(&context.engine, &request)?,

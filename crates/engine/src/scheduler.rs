@@ -21,6 +21,7 @@ use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
 use crate::job::{self, JobContext, JobEnd, cancellation, join_error_kind};
 use crate::task::{QueuedTask, Task, TaskOutcome, TaskQueue, TaskStatus};
+use ja_g2p::UserDictionary;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub struct PoolConfig {
     pub skip_existing: bool,
     /// Voice of the tasks that name none.
     pub default_voice: String,
+    /// The author's readings (`dictionary.csv`), used for every task's text.
+    pub user_dictionary: Option<UserDictionary>,
 }
 
 impl Default for PoolConfig {
@@ -54,6 +57,7 @@ impl Default for PoolConfig {
             timeout: Duration::from_secs(60),
             skip_existing: true,
             default_voice: "jf_alpha".to_string(),
+            user_dictionary: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::inference::{InferenceSlot, RunStop};
 use crate::vocab::{MAX_TOKENS, Vocab};
 use crate::voices::Voice;
 use std::ops::RangeInclusive;
+use ja_g2p::UserDictionary;
 use std::sync::Arc;
 
 /// Speeds the model is asked for; outside this range speech degrades.
@@ -21,6 +22,8 @@ pub(crate) struct SpeechRequest<'a> {
     pub(crate) phonemes: Option<&'a str>,
     pub(crate) voice: &'a str,
     pub(crate) speed: f32,
+    /// The author's readings the G2P uses.
+    pub(crate) user_dictionary: Option<&'a UserDictionary>,
 }
 
 /// A task ready for inference: its phonemes, cut into model-sized token chunks.
@@ -53,7 +56,7 @@ pub(crate) fn prepare(
         .filter(|given| !given.is_empty())
     {
         Some(given) => given.to_string(),
-        None => engine.phonemize(request.text)?,
+        None => engine.phonemize(request.text, request.user_dictionary)?,
     };
     // A chunk of only spaces and punctuation would come out as noise: leave it out.
     let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
@@ -108,6 +111,7 @@ mod tests {
             phonemes: Some(phonemes),
             voice: "jf_alpha",
             speed: 1.0,
+            user_dictionary: None,
         }
     }
 

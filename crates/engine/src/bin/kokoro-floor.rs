@@ -145,7 +145,7 @@ fn run() -> Result<(), String> {
     if utterances.iter().any(|(_, phonemes)| phonemes.is_none()) {
         // The dictionary loads on first use: count it as loading, not as throughput.
         engine
-            .phonemize("日本")
+            .phonemize("日本", None)
             .map_err(|error| error.to_string())?;
     }
     let load_seconds = load_started.elapsed().as_secs_f64();
@@ -155,6 +155,7 @@ fn run() -> Result<(), String> {
         timeout: Duration::from_secs(600),
         skip_existing: false,
         default_voice: arguments.voice.clone(),
+        user_dictionary: None,
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
     let output_dir = std::env::temp_dir().join(format!("kokoro-floor-{}", std::process::id()));
