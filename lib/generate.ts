@@ -195,10 +195,7 @@ export async function generate(
         for (const id of await generateType(pool, course.type, pending, options, io, signal, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const changed = writeJobUrls(
-          course.file,
-          jobs.filter((job) => done.has(job.taskId)),
-        )
+        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)))
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }
