@@ -158,6 +158,17 @@ describe('shard summaries', () => {
   })
 })
 
+describe('tts-generate --help', () => {
+  it('documents --shard (0-based, its environment default) and --no-generate', async () => {
+    const result = await runCli(['--help'])
+    expect(result.code).toBe(0)
+    const help = result.stdout.replace(/\s+/g, ' ')
+    expect(help).toContain('--shard <K/N> generate only shard K of N (K 0-based, 0 to N-1); never writes the course JSON')
+    expect(help).toContain('(default: $JOB_COMPLETION_INDEX/$JOB_COMPLETIONS when set, as in a Kubernetes Indexed Job)')
+    expect(help).toContain("--no-generate synthesise nothing: report the missing files of each shard; with --update-json write every present file's URL")
+  })
+})
+
 describe('tts-generate refuses shard options that would race or mean nothing (exit 2)', () => {
   const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
     [

@@ -166,17 +166,6 @@ export async function main(
     throw error
   }
 
-  let shard: Shard | undefined
-  try {
-    shard = resolveShard(parsed)
-  } catch (error) {
-    if (error instanceof ShardError) {
-      io.stderr.write(`error: ${error.message}\n`)
-      return EXIT_CODES.usage
-    }
-    throw error
-  }
-
   const options: GenerateOptions = {
     types: parsed.type === 'all' ? [...COURSE_TYPES] : [parsed.type],
     dataDir: path.resolve(parsed.dataDir),
@@ -190,11 +179,13 @@ export async function main(
     updateJson: parsed.updateJson,
   }
 
+  let shard: Shard | undefined
   let prepared: PreparedType[]
   try {
+    shard = resolveShard(parsed)
     prepared = prepareCourse(options)
   } catch (error) {
-    if (error instanceof CourseDataError) {
+    if (error instanceof CourseDataError || error instanceof ShardError) {
       io.stderr.write(`error: ${error.message}\n`)
       return EXIT_CODES.usage
     }
@@ -283,19 +274,13 @@ function shardSummary(
   shard: Shard,
   run: { totals: RunTotals; exitCode: number; error?: string },
 ): ShardSummary {
-  const { totals } = run
   return {
     shard,
     host: os.hostname(),
     finishedAt: new Date().toISOString(),
     exitCode: run.exitCode,
     files: prepared.reduce((sum, type) => sum + type.jobs.length, 0),
-    generated: totals.generated,
-    skipped: totals.skipped,
-    failed: totals.failed,
-    cancelled: totals.cancelled,
-    audioSeconds: totals.audioSeconds,
-    wallMs: totals.wallMs,
+    ...run.totals,
     ...(run.error === undefined ? {} : { error: run.error }),
   }
 }

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 
 import type { SpeechJob } from './speech-jobs'
-import type { FailedFile } from './summary'
+import type { RunTotals } from './summary'
 import { writeFileAtomic } from './update-json'
 
 /** One part of a run. `index` is 0-based, as Kubernetes' JOB_COMPLETION_INDEX is. */
@@ -92,7 +92,7 @@ export function isInShard(job: Pick<SpeechJob, 'type' | 'fileName'>, shard: Shar
 }
 
 /** What a shard leaves behind in `<out>/.shards/<K>-of-<N>.json` for the final pass (and for people). */
-export interface ShardSummary {
+export interface ShardSummary extends RunTotals {
   shard: Shard
   /** The pod's name inside Kubernetes. */
   host: string
@@ -100,12 +100,6 @@ export interface ShardSummary {
   exitCode: number
   /** Files of this shard in the run (after --type and --limit). */
   files: number
-  generated: number
-  skipped: number
-  failed: FailedFile[]
-  cancelled: number
-  audioSeconds: number
-  wallMs: number
   /** Set when the run stopped before generating (the pool could not start, say). */
   error?: string
 }
