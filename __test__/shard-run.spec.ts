@@ -191,3 +191,40 @@ describe('three shards of one run, as an Indexed Job runs them', () => {
     }
   }, 300_000)
 })
+
+describe('one shard on its own', () => {
+  const course = wordCourse()
+  const made = writeCourse(course)
+  afterAll(() => rmSync(made.root, { recursive: true, force: true }))
+  const common = ['--data-dir', made.dataDir, '--out-dir', made.outDir]
+
+  it('--dry-run --shard K/N lists only that shard’s files and writes nothing', async () => {
+    const result = await runCli(['--dry-run', '--shard', '2/3', ...common])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const mine = courseFiles().filter((file) => file.shard === 2).map((file) => file.name)
+    expect(result.stdout).toContain(`Shard 2-of-3 (0-based): ${mine.length} of 12 files; the other shards make the rest.`)
+    const listed = [...result.stdout.matchAll(/^ {2}new {5}(\S+\.wav) /gm)].map((match) => match[1])
+    expect(listed.sort()).toEqual([...mine].sort())
+    expect(result.stdout).toContain(`Dry run: ${mine.length} files would be generated`)
+    expect(filesUnder(made.root).filter((name) => !name.startsWith('data/'))).toEqual([])
+  })
+
+  it('stopped with SIGTERM (as Kubernetes stops a pod) keeps its files, writes its summary and exits 130', async () => {
+    const run = startCli(['--shard', '0/1', '--concurrency', '1', ...common])
+    await new Promise<void>((resolve) => {
+      run.child.stdout?.on('data', (chunk: Buffer) => {
+        if (/ generated$/m.test(chunk.toString())) resolve()
+      })
+    })
+    run.child.kill('SIGTERM')
+    const stopped = await run.done
+    expect(stopped.code).toBe(130)
+    expect(stopped.stderr).toContain('Interrupted: stopping; finished files are kept.')
+    const summary = JSON.parse(readFileSync(path.join(made.outDir, '.shards', '0-of-1.json'), 'utf8'))
+    const kept = wavsUnder(made.outDir)
+    expect(summary).toMatchObject({ shard: { index: 0, count: 1 }, exitCode: 130, files: 12, generated: kept.length, failed: [] })
+    expect(summary.cancelled).toBe(12 - kept.length)
+    expect(summary.cancelled).toBeGreaterThan(0)
+  })
+})
