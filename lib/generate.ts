@@ -6,7 +6,7 @@ import { createProgressView } from './progress'
 import type { ModelName, SpeechPool, SpeechProvider } from './providers'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
-import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
+import { writeJobUrls } from './update-json'
 
 export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -194,10 +194,7 @@ export async function generate(
         for (const id of await generateType(pool, course.type, pending, options, io, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const updates: AudioUrlUpdate[] = jobs
-          .filter((job) => done.has(job.taskId))
-          .map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url }))
-        const changed = writeAudioUrls(course.file, updates)
+        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)))
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }
