@@ -134,6 +134,20 @@ fn read_utterances(path: &PathBuf) -> Result<Vec<Utterance>, String> {
     }
 }
 
+/// CPU seconds (user + system) this process has used so far: `/proc/self/stat` fields 14 and 15,
+/// in clock ticks of 1/100 s (Linux's `USER_HZ`).
+fn process_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks = |index: usize| fields.get(index)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// Peak resident set size of this process (VmHWM), in MiB.
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -176,6 +190,7 @@ fn run() -> Result<(), String> {
             .map_err(|error| error.to_string())?;
     }
     let load_seconds = load_started.elapsed().as_secs_f64();
+    let load_cpu_seconds = process_cpu_seconds();
     let concurrency = arguments.concurrency.unwrap_or(arguments.layout.slots);
     let config = PoolConfig {
         concurrency,
@@ -233,7 +248,7 @@ fn run() -> Result<(), String> {
     };
     println!(
         "RESULT model={} sharing={sharing} slots={} threads={} concurrency={concurrency} utterances={} failed={} \
-         load={load_seconds:.2}s wall={wall:.2}s utt/s={:.3} decoded_frames={decoded_frames} frames/s={:.1} \
+         load={load_seconds:.2}s load_cpu={load_cpu_seconds:.2}s wall={wall:.2}s utt/s={:.3} decoded_frames={decoded_frames} frames/s={:.1} \
          audio={audio_seconds:.1}s xRT={:.2} peakRSS={:.0}MiB",
         arguments.model.name(),
         arguments.layout.slots,
