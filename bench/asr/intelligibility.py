@@ -137,7 +137,9 @@ def load_scores(texts, clips_dir):
         reference = kana_reading(text)
         heard = kana_reading(transcripts[clip_id]["text"])
         scores[clip_id] = {
-            "cer": edit_distance(reference, heard) / len(reference),
+            # Capped at 1: a clip is at worst entirely wrong (Whisper may hear a word as a long
+            # English phrase, and a single such clip would otherwise outweigh dozens).
+            "cer": min(1.0, edit_distance(reference, heard) / len(reference)),
             "exact": heard == reference,
             "seconds": transcripts[clip_id]["seconds"],
             "heard": transcripts[clip_id]["text"],
