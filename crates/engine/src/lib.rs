@@ -10,7 +10,8 @@
 //!   most 510 tokens, and each chunk becomes audio.
 //! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
 //!   the measured choice of session sharing is documented there. [`layout`]: slots × threads,
-//!   and the policy that fills the cores.
+//!   and the policy that fills the cores. `graph_cache` keeps ONNX Runtime's optimised graph of
+//!   the model in the assets folder, so that a session starts in well under a second.
 //! - [`audio`]: silence trimming and joining chunks; [`wav`]: the WAV format (encoding, the
 //!   completeness check); [`output`]: where files are written (atomically and durably).
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
@@ -40,6 +41,7 @@ pub mod assets;
 pub mod audio;
 pub mod engine;
 pub mod error;
+mod graph_cache;
 pub mod inference;
 pub mod job;
 pub mod layout;

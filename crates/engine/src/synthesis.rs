@@ -97,6 +97,33 @@ pub(crate) fn synthesize(
     Ok(join_chunks(&trimmed_chunks))
 }
 
+/// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
+#[cfg(test)]
+pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
+    let request = SpeechRequest {
+        text: "",
+        phonemes: Some(phonemes),
+        voice: "jf_alpha",
+        speed: 1.0,
+        user_dictionary: None,
+    };
+    let prepared = prepare(engine, &request).unwrap();
+    let [token_ids] = prepared.chunks.as_slice() else {
+        panic!("{phonemes:?} is one chunk");
+    };
+    let slot = engine.model.acquire_slot().await.unwrap();
+    engine
+        .model
+        .run(
+            &slot,
+            Vocab::padded(token_ids),
+            prepared.voice.style_for(token_ids.len()),
+            prepared.speed,
+            &RunStop::new().unwrap(),
+        )
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,21 +176,7 @@ mod tests {
 
     /// (samples the model returned, samples kept after trimming) for a one-chunk request.
     async fn raw_and_trimmed_samples(engine: &Engine, phonemes: &str) -> (usize, usize) {
-        let prepared = prepare(engine, &request(phonemes)).unwrap();
-        let [token_ids] = prepared.chunks.as_slice() else {
-            panic!("{phonemes:?} is one chunk");
-        };
-        let slot = engine.model.acquire_slot().await.unwrap();
-        let audio = engine
-            .model
-            .run(
-                &slot,
-                Vocab::padded(token_ids),
-                prepared.voice.style_for(token_ids.len()),
-                prepared.speed,
-                &RunStop::new().unwrap(),
-            )
-            .unwrap();
+        let audio = raw_audio(engine, phonemes).await;
         (audio.len(), trim_silence(&audio).len())
     }
 
