@@ -158,6 +158,12 @@ export interface Progress {
 }
 
 /**
+ * The katakana reading [`phonemize`] speaks for `text`, words separated by spaces (what an
+ * author compares with a course's reading). Same options and errors as `phonemize`.
+ */
+export declare function reading(text: string, options?: PhonemizeOptions | undefined | null): string
+
+/**
  * What a task that did not generate carries besides its message: a stable `code` to branch on
  * (messages are for people and may change).
  */

@@ -837,3 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AudioWorkerPool = nativeBinding.AudioWorkerPool
 module.exports.phonemize = nativeBinding.phonemize
+module.exports.reading = nativeBinding.reading

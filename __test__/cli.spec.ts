@@ -37,6 +37,8 @@ describe('tts-generate --help', () => {
       '--data-dir',
       '--out-dir',
       '--limit',
+      '--dictionary',
+      '--trust-analyser',
       '--help',
     ]) {
       expect(result.stdout).toContain(option)

@@ -1,5 +1,6 @@
 // Command line of `npm run tts-generate`: options (commander), exit codes, Ctrl-C. The work is in generate.ts.
 
+import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -17,7 +18,8 @@ import {
   type GenerateOptions,
   type PreparedType,
 } from './generate'
-import { loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
+import { DictionaryError, loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
+import { checkCourseReadings, formatReadingDifferences } from './readings'
 import {
   isInShard,
   parseShard,
@@ -47,6 +49,8 @@ interface ParsedOptions {
   limit?: number
   shard?: Shard
   generate: boolean
+  dictionary?: string
+  trustAnalyser: boolean
 }
 
 function integerIn(min: number, max: number): (value: string) => number {
@@ -121,6 +125,15 @@ export function buildProgram(): Command {
         'the bundled sample course in data/',
       ),
     )
+    .option(
+      '--dictionary <file>',
+      'your readings, a CSV of surface,reading[,priority] (docs/readings.md) (default: dictionary.csv in --data-dir when it exists)',
+    )
+    .option(
+      '--trust-analyser',
+      "where a word's course reading differs from what the analyser reads, speak the analyser's (default: the course's)",
+      false,
+    )
     .option('--out-dir <dir>', 'audio output folder; files go to <dir>/<type>/<id>[.part].wav', 'public/audio/')
     .option('--url-prefix <url>', 'URL of --out-dir in the app, used by --update-json', '/audio')
     .addOption(
@@ -177,6 +190,7 @@ export async function main(
     model: parsed.model,
     limit: parsed.limit,
     updateJson: parsed.updateJson,
+    readingNotes: [],
   }
 
   let shard: Shard | undefined
@@ -204,13 +218,17 @@ export async function main(
 
   let run: { totals: RunTotals; exitCode: number; error?: string }
   try {
-    const provider = loadProvider(parsed.provider)
+    const bundledDictionary = path.join(options.dataDir, 'dictionary.csv')
+    const dictionary = parsed.dictionary ?? (existsSync(bundledDictionary) ? bundledDictionary : undefined)
+    const provider = loadProvider(parsed.provider, dictionary && path.resolve(dictionary))
     const voiceProblem = provider.voiceProblem(parsed.voice)
     if (voiceProblem !== undefined) {
       io.stderr.write(`error: ${voiceProblem}\n`)
       return EXIT_CODES.usage
     }
-    if (parsed.dryRun) return dryRun(prepared, provider, io)
+    const differences = checkCourseReadings(prepared, provider, parsed.trustAnalyser)
+    options.readingNotes = formatReadingDifferences(differences, parsed.trustAnalyser)
+    if (parsed.dryRun) return dryRun(prepared, provider, options, io)
 
     const controller = new AbortController()
     const onSigint = (): void => {
@@ -229,6 +247,7 @@ export async function main(
     }
   } catch (error) {
     io.stderr.write(`error: ${(error as Error).message}\n`)
+    if (error instanceof DictionaryError) return EXIT_CODES.usage
     run = { totals: emptyTotals(), exitCode: EXIT_CODES.failed, error: (error as Error).message }
   }
   if (shard === undefined) return run.exitCode

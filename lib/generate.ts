@@ -21,6 +21,8 @@ export interface GenerateOptions {
   model?: ModelName
   limit?: number
   updateJson: boolean
+  /** Where the course's readings and the analyser's disagree (lib/readings.ts), listed in the dry run and summary. */
+  readingNotes: string[]
 }
 
 export interface PreparedType {
@@ -48,7 +50,12 @@ const print = (stream: NodeJS.WriteStream, line: string): void => {
 }
 
 /** Lists every file with its text and phonemes; returns 1 when some text cannot be phonemized (it would fail). */
-export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: CliStreams): number {
+export function dryRun(
+  prepared: PreparedType[],
+  provider: SpeechProvider,
+  options: Pick<GenerateOptions, 'readingNotes'>,
+  io: CliStreams,
+): number {
   let toGenerate = 0
   let existingCount = 0
   let unspeakable = 0
@@ -73,6 +80,7 @@ export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: C
     toGenerate += jobs.length - existing.length
     existingCount += existing.length
   }
+  for (const line of options.readingNotes) print(io.stdout, line)
   print(
     io.stdout,
     `Dry run: ${toGenerate} files would be generated, ${existingCount} already there; nothing was written.`,
@@ -202,6 +210,7 @@ export async function generate(
     signal.removeEventListener('abort', cancel)
   }
   totals.wallMs = Date.now() - started
+  for (const line of options.readingNotes) print(io.stdout, line)
   print(io.stdout, formatSummary(totals, signal.aborted))
   let exitCode: number = EXIT_CODES.ok
   if (signal.aborted) exitCode = EXIT_CODES.interrupted

@@ -24,6 +24,8 @@ export type ModelName = (typeof MODELS)[number]
 export interface PoolSettings {
   concurrency: number
   defaultVoice: string
+  /** The author's readings (CSV `surface,reading[,priority]`, docs/readings.md). */
+  userDictionary?: string
   /** Kokoro model variant (docs/silence.md); the pool's default when absent. */
   model?: ModelName
 }
@@ -34,7 +36,12 @@ export interface SpeechProvider {
   createPool(settings: PoolSettings): SpeechPool
   /** Phonemes the provider would speak for `text`; throws when nothing in it is speakable. */
   phonemize(text: string): string
+  /** The kana reading the provider would speak for `text`; throws as phonemize does. */
+  reading(text: string): string
 }
+
+/** A user dictionary that cannot be used: a usage error (exit 2), naming the file and line. */
+export class DictionaryError extends Error {}
 
 /** Loads the native addon only when a provider is needed, so `--help` and input errors work without a build. */
 function loadNativeAddon(): typeof import('..') {
@@ -56,16 +63,26 @@ function kokoroVoiceProblem(voice: string): string | undefined {
   return `unknown voice ${JSON.stringify(voice)}: no ${voice}.bin in ${voicesDir} (Japanese voices: ${japanese.join(', ')})`
 }
 
-export function loadProvider(name: ProviderName): SpeechProvider {
+/** `userDictionary`: a CSV of the author's readings, used for every text; checked here (DictionaryError). */
+export function loadProvider(name: ProviderName, userDictionary?: string): SpeechProvider {
   switch (name) {
     case 'kokoro': {
       const addon = loadNativeAddon()
+      const options = { userDictionary }
+      if (userDictionary !== undefined) {
+        try {
+          addon.phonemize('日本', options)
+        } catch (error) {
+          throw new DictionaryError((error as Error).message)
+        }
+      }
       return {
         voiceProblem: kokoroVoiceProblem,
         // The CLI decides what exists (splitExisting), so the pool generates every task it is given.
         createPool: ({ concurrency, defaultVoice, model }) =>
-          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false }),
-        phonemize: (text) => addon.phonemize(text),
+          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false, userDictionary }),
+        phonemize: (text) => addon.phonemize(text, options),
+        reading: (text) => addon.reading(text, options),
       }
     }
   }

@@ -13,6 +13,8 @@ export interface SpokenPart {
   /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav`. */
   suffix: string
   text: string
+  /** The course's own kana reading of `text`, where the item has one (vocabulary words, kanji examples). */
+  reading?: string
   audioField: AudioFieldPath
 }
 
@@ -22,6 +24,8 @@ export interface SpeechJob {
   type: CourseType
   itemId: string
   text: string
+  /** The course's kana reading of the text, compared with what will be spoken (lib/readings.ts). */
+  courseReading?: string
   fileName: string
   outputPath: string
   url: string
@@ -49,7 +53,7 @@ export function spokenKanjiReadings(item: KanjiItem): string {
 
 const SPOKEN_PARTS: { [T in CourseType]: (item: CourseItemByType[T]) => SpokenPart[] } = {
   vocabulary: (item) => [
-    { suffix: '', text: item.word, audioField: ['audio'] },
+    { suffix: '', text: item.word, reading: item.reading, audioField: ['audio'] },
     { suffix: '.example', text: item.example.ja, audioField: ['example', 'audio'] },
   ],
   grammar: (item) =>
@@ -63,6 +67,7 @@ const SPOKEN_PARTS: { [T in CourseType]: (item: CourseItemByType[T]) => SpokenPa
     ...item.examples.map((example, index) => ({
       suffix: `.example-${index + 1}`,
       text: example.word,
+      reading: example.reading,
       audioField: ['examples', index, 'audio'],
     })),
   ],
@@ -91,6 +96,7 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
         type: course.type,
         itemId: item.id,
         text: part.text,
+        courseReading: part.reading,
         fileName,
         outputPath,
         url: `${urlPrefix}/${course.type}/${fileName}`,

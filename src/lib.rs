@@ -391,16 +391,30 @@ impl AudioWorkerPool {
 /// has nothing speakable or a malformed inline reading, or a dictionary row is bad.
 #[napi]
 pub fn phonemize(text: String, options: Option<PhonemizeOptions>) -> Result<String> {
+    analyser(options)?
+        .phonemize(&text)
+        .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
+/// The katakana reading [`phonemize`] speaks for `text`, words separated by spaces (what an
+/// author compares with a course's reading). Same options and errors as `phonemize`.
+#[napi]
+pub fn reading(text: String, options: Option<PhonemizeOptions>) -> Result<String> {
+    analyser(options)?
+        .reading(&text)
+        .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
+fn analyser(options: Option<PhonemizeOptions>) -> Result<Arc<ja_g2p::JaG2p>> {
     let options = options.unwrap_or(PhonemizeOptions {
         assets_dir: None,
         user_dictionary: None,
     });
-    let dictionary = AssetPaths::resolve(options.assets_dir.as_deref().map(Path::new)).ja_dict_dir();
+    let dictionary =
+        AssetPaths::resolve(options.assets_dir.as_deref().map(Path::new)).ja_dict_dir();
     let user = user_dictionary(options.user_dictionary.as_deref())?;
-    let g2p = ja_g2p::JaG2p::shared_with(&dictionary, user.as_ref())
-        .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
-    g2p.phonemize(&text)
-        .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+    ja_g2p::JaG2p::shared_with(&dictionary, user.as_ref())
+        .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))
 }
 
 fn user_dictionary(path: Option<&str>) -> Result<Option<UserDictionary>> {

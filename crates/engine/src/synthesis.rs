@@ -7,8 +7,8 @@ use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
 use crate::vocab::{MAX_TOKENS, Vocab};
 use crate::voices::Voice;
-use std::ops::RangeInclusive;
 use ja_g2p::UserDictionary;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 /// Speeds the model is asked for; outside this range speech degrades.

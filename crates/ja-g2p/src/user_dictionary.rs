@@ -58,31 +58,33 @@ impl UserDictionary {
         Self::parse(path, &content)
     }
 
-    /// Parses CSV `content`; `source` names it in errors. Every bad row is reported, and none
-    /// is loaded unless all are good.
+    /// Parses CSV `content`, one row a line (fields may be quoted, not span lines); `source`
+    /// names it in errors. Every bad row is reported, and none is loaded unless all are good.
     pub fn parse(source: &Path, content: &str) -> Result<Self, UserDictionaryError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .comment(Some(b'#'))
-            .trim(csv::Trim::All)
-            .from_reader(content.as_bytes());
         let mut words = Vec::new();
         let mut problems = Vec::new();
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        for record in reader.records() {
+        let mut first_line: HashMap<String, usize> = HashMap::new();
+        for (index, text) in content.lines().enumerate() {
+            let line = index + 1;
+            let text = text.trim_start_matches('\u{feff}').trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let record = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes())
+                .records()
+                .next()
+                .unwrap_or_else(|| Ok(csv::StringRecord::new()));
             let record = match record {
                 Ok(record) => record,
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
                     problems.push(format!("line {line}: {e}"));
                     continue;
                 }
             };
-            let line = record.position().map_or(0, |p| p.line());
-            if record.iter().all(str::is_empty) {
-                continue;
-            }
             match parse_row(&record) {
                 Ok(word) => {
                     if let Some(first) = first_line.insert(word.surface.clone(), line) {
@@ -195,7 +197,7 @@ mod tests {
 
     #[test]
     fn reads_rows_comments_and_priorities() {
-        let dictionary = parse("# course words\n生物,なまもの\n\n明日,アシタ,5\n").unwrap();
+        let dictionary = parse("\u{feff}# course words\n生物,なまもの\n\n明日,アシタ,5\n").unwrap();
         assert_eq!(
             dictionary.words,
             [
@@ -218,16 +220,16 @@ mod tests {
 
     #[test]
     fn every_bad_row_is_named_with_its_line() {
-        let err = parse("生物,なまもの\n明日\n今日,kyou\n空,そら,11\n生物,せいぶつ\n")
+        let err = parse("生物,なまもの\n明日\n# a comment\n今日,kyou\n空,そら,11\n生物,せいぶつ\n")
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
             "user dictionary course/dictionary.csv: \
              line 2: expected surface,reading[,priority], found 1 fields; \
-             line 3: reading \"kyou\" of \"今日\" must be katakana or hiragana, found 'k'; \
-             line 4: priority \"11\" of \"空\" must be a whole number from 1 to 10; \
-             line 5: \"生物\" is already on line 1"
+             line 4: reading \"kyou\" of \"今日\" must be katakana or hiragana, found 'k'; \
+             line 5: priority \"11\" of \"空\" must be a whole number from 1 to 10; \
+             line 6: \"生物\" is already on line 1"
         );
     }
 
