@@ -411,6 +411,10 @@ fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::
     acknowledgement
 }
 
+/// `addEventListener` / `removeEventListener` of an `EventTarget`, called as (type, listener).
+type EventListenerMethod<'env> =
+    Function<'env, FnArgs<(&'static str, Function<'env, (), ()>)>, Unknown<'env>>;
+
 /// An `abort` listener on a caller's `AbortSignal`, added with `addEventListener` (a caller's own
 /// `onabort` and other listeners are left alone) and removed when its run ends.
 struct AbortListener {
@@ -424,7 +428,7 @@ impl AbortListener {
             run.cancel();
             Ok(())
         })?;
-        let add_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+        let add_event_listener: EventListenerMethod =
             signal.get_named_property("addEventListener")?;
         add_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
         Ok(AbortListener {
@@ -438,7 +442,7 @@ impl AbortListener {
     fn remove(self, env: &Env) {
         let removed = (|| -> Result<()> {
             let signal = self.signal.get_value(env)?;
-            let remove_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+            let remove_event_listener: EventListenerMethod =
                 signal.get_named_property("removeEventListener")?;
             let listener = self.listener.borrow_back(env)?;
             remove_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
