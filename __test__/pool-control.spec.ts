@@ -69,6 +69,15 @@ describe('cancelling a run', () => {
     expect((await pool.process()).success).toBe(1)
   })
 
+  it('refuses a signal that is not an AbortSignal without losing the queue', async () => {
+    const pool = new AudioWorkerPool(1)
+    pool.addTasks([{ id: 'w', text: '水', outputPath: output('w') }])
+    expect(() => pool.process(undefined, { aborted: false } as AbortSignal)).toThrow(
+      expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/must be an AbortSignal/) }),
+    )
+    expect(pool.getQueueSize()).toBe(1)
+  })
+
   it('listens with addEventListener for one run only: a reused signal cannot cancel a later run', async () => {
     const pool = new AudioWorkerPool(1)
     const controller = new AbortController()

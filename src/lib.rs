@@ -301,8 +301,9 @@ impl AudioWorkerPool {
         >,
         #[napi(ts_arg_type = "AbortSignal | undefined | null")] signal: Option<Object<'env>>,
     ) -> Result<Either<AsyncBlock<ProcessResult>, PromiseRaw<'env, ProcessResult>>> {
+        // Checked before the queue is taken: a refused call loses no task.
         if let Some(signal) = &signal
-            && signal.get_named_property::<bool>("aborted")?
+            && AbortListener::check(signal)?
         {
             let reason: Unknown = signal.get_named_property("reason")?;
             return Ok(Either::B(PromiseRaw::reject(env, reason)?));
@@ -423,6 +424,25 @@ struct AbortListener {
 }
 
 impl AbortListener {
+    /// Whether `signal` is aborted already; an error if it is not an `AbortSignal`.
+    fn check(signal: &Object) -> Result<bool> {
+        let not_a_signal = || {
+            Error::new(
+                Status::InvalidArg,
+                "signal must be an AbortSignal (with aborted, addEventListener and removeEventListener)",
+            )
+        };
+        for method in ["addEventListener", "removeEventListener"] {
+            let value: Unknown = signal.get_named_property(method)?;
+            if value.get_type()? != ValueType::Function {
+                return Err(not_a_signal());
+            }
+        }
+        signal
+            .get_named_property::<bool>("aborted")
+            .map_err(|_| not_a_signal())
+    }
+
     fn add(env: &Env, signal: Object, run: RunCanceller) -> Result<AbortListener> {
         let listener = env.create_function_from_closure("cancelRun", move |_| {
             run.cancel();
