@@ -17,12 +17,12 @@ it('runs the documented usage unchanged', async () => {
   const pool = new AudioWorkerPool(8)            // concurrency, default 4; options object as 2nd arg
   pool.addTasks(tasks)                           // [{ id, text, outputPath, voice?, speed?, phonemes? }]
   const result = await pool.process((progress) => {
-    // { completed, total, succeeded, failed, skipped, active, queued, id, ok, error?, elapsedMs, audioSeconds }
+    // { completed, total, succeeded, failed, skipped, cancelled, timedOut, active, queued, id, status, ok, code?, error?, elapsedMs, audioSeconds }
     console.log(`Progress: ${progress.completed}/${progress.total}, active ${pool.getActiveWorkers()}`)
   })
-  result.success; result.failed; result.skipped; result.elapsedMs
+  result.success; result.failed; result.skipped; result.cancelled; result.timedOut; result.elapsedMs
   for (const [id, data] of result.results) {      // a real Map
-    if (data.error) console.error(`Failed: ${id} - ${data.error.message}`)   // an Error with a message
+    if (data.error) console.error(`Failed: ${id} - ${data.error.message}`)   // an Error with a message and a code
     else console.log(`Generated: ${id} ${data.outputPath} ${data.durationSeconds}s`)
   }
   pool.getQueueSize(); pool.getActiveWorkers()   // live values while process() runs

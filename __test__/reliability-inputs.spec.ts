@@ -102,7 +102,11 @@ describe('bad task inputs to the pool', () => {
       { id: 'after', text: '水', outputPath: path.join(dir, 'after.wav') },
     ])
     const result = await pool.process()
-    expect(messageOf(result, 'huge')).toBe('task "huge": timed out after 8000 ms; the inference run was terminated')
+    expect(result.results.get('huge')).toMatchObject({ status: 'timed-out' })
+    expect(result.results.get('huge')!.error).toMatchObject({
+      code: 'Timeout',
+      message: 'task "huge": timed out after 8000 ms while running the model (the run was terminated)',
+    })
     expect(result.results.get('after')!.status).toBe('generated')
     expect(filesUnder(dir)).toEqual(['after.wav'])
   })

@@ -315,8 +315,9 @@ impl AudioWorkerPool {
         >,
         #[napi(ts_arg_type = "AbortSignal | undefined | null")] signal: Option<Object<'env>>,
     ) -> Result<Either<AsyncBlock<ProcessResult>, PromiseRaw<'env, ProcessResult>>> {
+        // Checked before the queue is taken: a refused call loses no task.
         if let Some(signal) = &signal
-            && signal.get_named_property::<bool>("aborted")?
+            && AbortListener::check(signal)?
         {
             let reason: Unknown = signal.get_named_property("reason")?;
             return Ok(Either::B(PromiseRaw::reject(env, reason)?));
@@ -451,6 +452,10 @@ fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::
     acknowledgement
 }
 
+/// `addEventListener` / `removeEventListener` of an `EventTarget`, called as (type, listener).
+type EventListenerMethod<'env> =
+    Function<'env, FnArgs<(&'static str, Function<'env, (), ()>)>, Unknown<'env>>;
+
 /// An `abort` listener on a caller's `AbortSignal`, added with `addEventListener` (a caller's own
 /// `onabort` and other listeners are left alone) and removed when its run ends.
 struct AbortListener {
@@ -459,12 +464,31 @@ struct AbortListener {
 }
 
 impl AbortListener {
+    /// Whether `signal` is aborted already; an error if it is not an `AbortSignal`.
+    fn check(signal: &Object) -> Result<bool> {
+        let not_a_signal = || {
+            Error::new(
+                Status::InvalidArg,
+                "signal must be an AbortSignal (with aborted, addEventListener and removeEventListener)",
+            )
+        };
+        for method in ["addEventListener", "removeEventListener"] {
+            let value: Unknown = signal.get_named_property(method)?;
+            if value.get_type()? != ValueType::Function {
+                return Err(not_a_signal());
+            }
+        }
+        signal
+            .get_named_property::<bool>("aborted")
+            .map_err(|_| not_a_signal())
+    }
+
     fn add(env: &Env, signal: Object, run: RunCanceller) -> Result<AbortListener> {
         let listener = env.create_function_from_closure("cancelRun", move |_| {
             run.cancel();
             Ok(())
         })?;
-        let add_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+        let add_event_listener: EventListenerMethod =
             signal.get_named_property("addEventListener")?;
         add_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
         Ok(AbortListener {
@@ -478,7 +502,7 @@ impl AbortListener {
     fn remove(self, env: &Env) {
         let removed = (|| -> Result<()> {
             let signal = self.signal.get_value(env)?;
-            let remove_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+            let remove_event_listener: EventListenerMethod =
                 signal.get_named_property("removeEventListener")?;
             let listener = self.listener.borrow_back(env)?;
             remove_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;

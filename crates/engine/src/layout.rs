@@ -62,18 +62,17 @@ impl InferenceLayout {
             (None, Some(threads_per_slot)) => {
                 let slots = fill(threads_per_slot)
                     .min(concurrency)
-                    .min(MAX_AUTOMATIC_SLOTS)
-                    .max(1);
+                    .clamp(1, MAX_AUTOMATIC_SLOTS);
                 InferenceLayout {
                     slots,
                     threads_per_slot,
                 }
             }
             (None, None) => {
-                let most = cores.min(concurrency).min(MAX_AUTOMATIC_SLOTS).max(1);
+                let most = cores.min(concurrency).clamp(1, MAX_AUTOMATIC_SLOTS);
                 let slots = (1..=most)
                     .rev()
-                    .find(|slots| cores % slots == 0)
+                    .find(|&slots| cores.is_multiple_of(slots))
                     .unwrap_or(1);
                 InferenceLayout {
                     slots,

@@ -988,6 +988,27 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queue_of_100000_tasks_added_one_at_a_time_ends_cancelled_at_once() {
+        let dir = std::env::temp_dir().join("kokoro-engine-never-written");
+        let pool = Pool::new(engine(), config(MAX_CONCURRENCY)).unwrap();
+        for index in 0..100_000 {
+            let queued = pool
+                .add_tasks(vec![phoneme_task(&dir, &format!("t{index}"), "mizɯ")])
+                .unwrap();
+            assert_eq!(queued, index + 1);
+        }
+        let batch = pool.begin().unwrap();
+        batch.canceller().cancel();
+        let events = Mutex::new(0);
+        let report = batch.run(|_| *events.lock().unwrap() += 1).await;
+        assert_eq!((report.cancelled, report.tasks.len()), (100_000, 100_000));
+        assert_eq!(*events.lock().unwrap(), 100_000);
+        assert_eq!(report.tasks[99_999].id, "t99999");
+        assert_eq!(failure(&report, "t12345"), TaskErrorKind::Cancelled);
+        assert!(!dir.exists());
+    }
+
     #[test]
     fn bad_configurations_and_ids_are_refused_whole() {
         let too_low = Pool::new(engine(), config(0)).err().unwrap().to_string();

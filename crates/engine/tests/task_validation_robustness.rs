@@ -164,7 +164,7 @@ fn expected_outcomes(engine: &Engine, tasks: &[Task]) -> Vec<&'static str> {
 fn outcome_name(outcome: &TaskOutcome) -> &'static str {
     match outcome {
         TaskOutcome::Generated { .. } => "generated",
-        TaskOutcome::Skipped { .. } => "skipped",
+        TaskOutcome::Skipped => "skipped",
         TaskOutcome::Failed { error } => match error.kind {
             TaskErrorKind::EmptyText => "empty text",
             TaskErrorKind::InvalidSpeed { .. } => "invalid speed",
