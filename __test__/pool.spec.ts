@@ -240,7 +240,7 @@ describe('AudioWorkerPool', () => {
 
   it('phonemize() turns Japanese into Kokoro phonemes and rejects text with nothing speakable', () => {
     expect(phonemize('食べる')).toBe('tabeɾɯ')
-    expect(phonemize('3時15分')).toBe('saɲʥi ʥɨːɡo bɯɴ')
+    expect(phonemize('3時15分')).toBe('saɲʥiʥɨːɡoɸɯɴ')
     expect(() => phonemize('🎉')).toThrow(/nothing speakable/)
   })
 })
