@@ -217,7 +217,12 @@ describe('AudioWorkerPool', () => {
     expect(() => new AudioWorkerPool(2, { model: 'float32' as never })).toThrow(
       expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/unknown model "float32"/) }),
     )
-    expect(() => new AudioWorkerPool(2, { assetsDir: path.join(dir, 'missing') })).toThrow(/npm run fetch-assets/)
+    // Assets are loaded off the JS thread: their problems reject ready() (and process()), naming the folder.
+    const missing = path.join(dir, 'missing')
+    const assetError = await new AudioWorkerPool(2, { assetsDir: missing }).ready().catch((error: Error & { code?: string }) => error)
+    expect(assetError).toMatchObject({ code: 'GenericFailure' })
+    expect(assetError?.message).toContain(`asset ${missing}/`)
+    expect(assetError?.message).toContain('is missing: run `npx kokoro-pool fetch-assets`')
 
     const pool = new AudioWorkerPool(2)
     const task = { id: 'same', text: '水', outputPath: path.join(dir, 'a.wav') }

@@ -5,14 +5,17 @@
 //! corrupt assets); a failed task never throws: it is an `Error` in that task's result.
 #![deny(clippy::all)]
 
-use std::path::PathBuf;
+mod loading;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kokoro_engine::{
-    AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
-    PoolConfig, PoolError, ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
+    AssetPaths, EngineError, EngineOptions, InferenceLayout, ModelVariant, PoolConfig, PoolError,
+    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
 };
+use loading::LoadingPool;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
@@ -45,7 +48,8 @@ pub struct PoolOptions {
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
-    /// Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package).
+    /// Assets folder (default: `$KOKORO_POOL_ASSETS`, else the per-user cache
+    /// `~/.cache/kokoro-pool/<asset-set version>` that `npx kokoro-pool fetch-assets` fills; see `assetsDir()`).
     pub assets_dir: Option<String>,
     /// Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
     /// Tasks beyond the slots wait for one (text analysis and writing still overlap).
@@ -162,12 +166,13 @@ type ProgressCallback = ThreadsafeFunction<Progress, UnknownReturnValue, Progres
 /// `concurrency` tasks at once, live progress.
 #[napi]
 pub struct AudioWorkerPool {
-    pool: Arc<Pool>,
+    pool: Arc<LoadingPool>,
 }
 
 #[napi]
 impl AudioWorkerPool {
-    /// Loads (or reuses) the model and checks the options. Throws on a bad option or missing assets.
+    /// Checks the options (throws `InvalidArg` on a bad one) and starts loading the model on
+    /// another thread: it returns at once. Missing or corrupt assets reject `ready()` and `process()`.
     #[napi(constructor)]
     pub fn new(concurrency: Option<f64>, options: Option<PoolOptions>) -> Result<Self> {
         let options = options.unwrap_or(PoolOptions {
@@ -212,13 +217,13 @@ impl AudioWorkerPool {
                 .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}")))?,
             None => ModelVariant::default(),
         };
-        let engine = Engine::shared(&EngineOptions {
-            assets_dir: options.assets_dir.map(PathBuf::from),
+        layout.validate().map_err(engine_error)?;
+        let engine_options = EngineOptions {
+            assets_dir: resolve_assets_dir(options.assets_dir.as_deref())?,
             model,
             layout,
             sharing: SessionSharing::default(),
-        })
-        .map_err(engine_error)?;
+        };
         let config = PoolConfig {
             concurrency: concurrency as usize,
             timeout: Duration::from_millis(timeout_ms as u64),
@@ -227,10 +232,17 @@ impl AudioWorkerPool {
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
         };
-        let pool = Pool::new(engine, config).map_err(pool_error)?;
         Ok(AudioWorkerPool {
-            pool: Arc::new(pool),
+            pool: LoadingPool::start(engine_options, config),
         })
+    }
+
+    /// Resolves once the assets are verified and the model and dictionary are loaded (off the JS
+    /// thread); rejects with the reason they could not be (`GenericFailure`, naming the file and
+    /// `npx kokoro-pool fetch-assets`). Optional: `process()` waits for the same.
+    #[napi]
+    pub async fn ready(&self) -> Result<()> {
+        self.pool.ready().await
     }
 
     /// Queues tasks. Throws (nothing queued) on an empty or duplicate id; any other problem of a
@@ -248,7 +260,7 @@ impl AudioWorkerPool {
                 phonemes: task.phonemes,
             })
             .collect();
-        self.pool.add_tasks(tasks).map(|_| ()).map_err(pool_error)
+        self.pool.add_tasks(tasks)
     }
 
     /// Runs every queued task. Resolves when all have ended, after every progress callback ran.
@@ -266,10 +278,9 @@ impl AudioWorkerPool {
         >,
         signal: Option<AbortSignal>,
     ) -> Result<AsyncBlock<ProcessResult>> {
-        let batch = match self.pool.begin() {
-            Ok(batch) => batch,
+        let start = match self.pool.start_run() {
+            Ok(start) => start,
             Err(error) => {
-                let error = pool_error(error);
                 return AsyncBlockBuilder::new(async move { Err::<ProcessResult, _>(error) })
                     .build(env);
             }
@@ -284,6 +295,7 @@ impl AudioWorkerPool {
             });
         }
         AsyncBlockBuilder::new(async move {
+            let batch = start.batch().await?;
             let acknowledgements = Mutex::new(Vec::new());
             let report = batch
                 .run(|event| {
@@ -326,15 +338,43 @@ impl AudioWorkerPool {
     }
 }
 
-/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once).
+/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once per
+/// assets folder, on the first call: that call blocks while it loads).
 /// Throws when the text has nothing speakable.
 #[napi]
-pub fn phonemize(text: String) -> Result<String> {
-    let dictionary = AssetPaths::resolve(None).ja_dict_dir();
+pub fn phonemize(text: String, assets_dir: Option<String>) -> Result<String> {
+    let dictionary = AssetPaths::new(resolve_assets_dir(assets_dir.as_deref())?).ja_dict_dir();
     let g2p = ja_g2p::JaG2p::shared(&dictionary)
         .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
     g2p.phonemize(&text)
         .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
+/// The assets folder the pool uses: `assetsDir` if given, else `$KOKORO_POOL_ASSETS`, else the
+/// per-user cache `$XDG_CACHE_HOME/kokoro-pool/<asset-set version>` (or `~/.cache/...`) — inside a
+/// kokoro-pool source checkout, its `assets/` unless the cache exists. Decided at run time.
+#[napi]
+pub fn assets_dir(assets_dir: Option<String>) -> Result<String> {
+    Ok(resolve_assets_dir(assets_dir.as_deref())?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// Builds the Japanese dictionary (`<assets>/ja-dict`) from the compiled naist-jdic of the
+/// pyopenjtalk-plus wheel, off the JS thread (about 8 s, 700 MB). Used by `fetch-assets`, so that
+/// fetching needs no Rust toolchain. Resolves to a one-line summary.
+#[napi]
+pub async fn build_ja_dictionary(raw_dir: String, out_dir: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        ja_g2p::dictionary_build::build(Path::new(&raw_dir), Path::new(&out_dir))
+    })
+    .await
+    .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?
+    .map_err(|message| Error::new(Status::GenericFailure, message))
+}
+
+fn resolve_assets_dir(explicit: Option<&str>) -> Result<PathBuf> {
+    kokoro_engine::locate(explicit.map(Path::new)).map_err(engine_error)
 }
 
 /// Queues one progress event on the JS thread; the receiver completes once the callback returned
@@ -456,7 +496,7 @@ fn whole_number(name: &str, value: f64, min: f64, max: f64) -> Result<f64> {
     }
 }
 
-fn pool_error(error: PoolError) -> Error {
+pub(crate) fn pool_error(error: PoolError) -> Error {
     let status = match error {
         PoolError::AlreadyProcessing => Status::GenericFailure,
         _ => Status::InvalidArg,
@@ -464,7 +504,7 @@ fn pool_error(error: PoolError) -> Error {
     Error::new(status, error.to_string())
 }
 
-fn engine_error(error: EngineError) -> Error {
+pub(crate) fn engine_error(error: EngineError) -> Error {
     let status = match error {
         EngineError::InvalidLayout(_) => Status::InvalidArg,
         _ => Status::GenericFailure,

@@ -889,7 +889,7 @@ mod tests {
                 threads_per_slot: 1,
             },
             sharing: SessionSharing::SharedSession,
-            ..EngineOptions::default()
+            ..crate::test_support::engine_options()
         };
         tokio::task::spawn_blocking(move || load(&options))
             .await

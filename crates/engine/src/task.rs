@@ -63,18 +63,13 @@ impl QueuedTask {
     }
 }
 
-/// Checks a call's tasks against each other and against those already `queued`. All or nothing:
-/// on an id problem nothing is queued.
-pub(crate) fn check_tasks(
-    engine: &Engine,
-    default_voice: &str,
-    queued: &[QueuedTask],
-    tasks: Vec<Task>,
-) -> Result<Vec<QueuedTask>, PoolError> {
-    let mut ids: HashSet<&str> = queued
-        .iter()
-        .map(|queued| queued.task.id.as_str())
-        .collect();
+/// Refuses `tasks` if one has an empty id or an id of `queued_ids` or of another task of `tasks`.
+/// Needs no engine: a binding checks ids with it while the engine loads.
+pub fn check_ids<'a>(
+    queued_ids: impl IntoIterator<Item = &'a str>,
+    tasks: &[Task],
+) -> Result<(), PoolError> {
+    let mut ids: HashSet<&str> = queued_ids.into_iter().collect();
     for (index, task) in tasks.iter().enumerate() {
         if task.id.trim().is_empty() {
             return Err(PoolError::EmptyId { index });
@@ -85,6 +80,18 @@ pub(crate) fn check_tasks(
             });
         }
     }
+    Ok(())
+}
+
+/// Checks a call's tasks against each other and against those already `queued`. All or nothing:
+/// on an id problem nothing is queued.
+pub(crate) fn check_tasks(
+    engine: &Engine,
+    default_voice: &str,
+    queued: &[QueuedTask],
+    tasks: Vec<Task>,
+) -> Result<Vec<QueuedTask>, PoolError> {
+    check_ids(queued.iter().map(|queued| queued.task.id.as_str()), &tasks)?;
     let mut output_owners: HashMap<PathBuf, String> = queued
         .iter()
         .map(|queued| (queued.task.output_path.clone(), queued.task.id.clone()))

@@ -3,7 +3,7 @@
 //! Text becomes phonemes in [`JaG2p::phonemize`], in four steps:
 //! 1. normalization (misaki's rules): NFKC width folding, numbers read as kana, `〜5` as から;
 //! 2. morphological analysis with jpreprocess (the OpenJTalk frontend in Rust) over a
-//!    naist-jdic dictionary loaded from disk at run time (built by the `build-ja-dict` binary
+//!    naist-jdic dictionary loaded from disk at run time (built by [`dictionary_build`]
 //!    from the pyopenjtalk-plus wheel), giving each word's katakana pronunciation. Whitespace
 //!    separates analysis chunks and is otherwise ignored, as MeCab does;
 //! 3. misaki's romanizer: known-word grouping, kana to IPA-like Kokoro phonemes, punctuation;
@@ -18,6 +18,7 @@
 //! assert_eq!(g2p.phonemize("食べる")?, "tabeɾɯ");
 //! # Ok::<(), ja_g2p::G2pError>(())
 //! ```
+pub mod dictionary_build;
 mod frontend;
 mod hepburn;
 mod normalize;
@@ -37,9 +38,9 @@ pub use split::split_phonemes;
 /// Why text could not be turned into phonemes, or the dictionary not loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum G2pError {
-    #[error("Japanese dictionary not found at {}: run `npm run fetch-assets`", path.display())]
+    #[error("Japanese dictionary not found at {}: run `npx kokoro-pool fetch-assets`", path.display())]
     DictionaryMissing { path: PathBuf },
-    #[error("Japanese dictionary at {} cannot be loaded ({reason}): run `npm run fetch-assets`", path.display())]
+    #[error("Japanese dictionary at {} cannot be loaded ({reason}): run `npx kokoro-pool fetch-assets`", path.display())]
     DictionaryInvalid { path: PathBuf, reason: String },
     #[error("text is empty or only whitespace")]
     EmptyText,
@@ -260,7 +261,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("/nonexistent/ja-dict") && err.contains("npm run fetch-assets"),
+            err.contains("/nonexistent/ja-dict") && err.contains("npx kokoro-pool fetch-assets"),
             "{err}"
         );
     }
