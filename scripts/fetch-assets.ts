@@ -5,6 +5,7 @@
 //
 //   npx kokoro-pool fetch-assets         # into ~/.cache/kokoro-pool/<version> (a checkout: its assets/)
 //   KOKORO_POOL_ASSETS=/data/kokoro npx kokoro-pool fetch-assets
+//   npm run fetch-assets                 # the same, in a checkout
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
@@ -283,10 +284,16 @@ async function main(): Promise<void> {
   log('all assets present and verified')
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof FetchError) {
-    console.error(`[fetch-assets] error: ${error.message}`)
-    process.exit(1)
+/** Fetches and verifies everything; returns the exit code (1 with the reason on stderr when something is missing). */
+export async function fetchAssets(): Promise<number> {
+  try {
+    await main()
+    return 0
+  } catch (error) {
+    if (error instanceof FetchError) {
+      console.error(`[fetch-assets] error: ${error.message}`)
+      return 1
+    }
+    throw error
   }
-  throw error
-})
+}
