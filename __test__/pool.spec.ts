@@ -28,6 +28,8 @@ describe('AudioWorkerPool', () => {
     pool.addTasks(tasks)
     expect(pool.getQueueSize()).toBe(4)
     expect(pool.getActiveWorkers()).toBe(0)
+    // The model loads first (all 4 wait meanwhile); the counters below are those of the run.
+    await pool.ready()
 
     const events: Progress[] = []
     const liveActive: number[] = []
