@@ -70,7 +70,14 @@ impl LoadingPool {
         });
         let loading = pool.clone();
         std::thread::spawn(move || {
-            let result = load(&engine_options, config);
+            // A panic must not leave ready() and process() waiting forever.
+            let result =
+                std::panic::catch_unwind(|| load(&engine_options, config)).unwrap_or_else(|_| {
+                    Err(Error::new(
+                        Status::GenericFailure,
+                        "internal error: the engine loader panicked",
+                    ))
+                });
             loading.finish(result);
             let _ = done.send(true);
         });
@@ -145,7 +152,7 @@ impl LoadingPool {
                 Ok(())
             }
             State::Ready(pool) => pool.add_tasks(new_tasks).map(|_| ()).map_err(pool_error),
-            // The error comes from ready() and process(); tasks could never run.
+            // The load failed: ready() and process() reject with its error, and no task can run.
             State::Failed { .. } => Ok(()),
         }
     }

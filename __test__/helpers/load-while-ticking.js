@@ -1,4 +1,4 @@
-// Child process of event-loop.spec.ts (a fresh process: nothing loaded, no digest cached):
+// Child process of loading.spec.ts (a fresh process: nothing loaded, no digest cached):
 // constructs a pool, queues one word and processes it while a 10 ms interval counts ticks.
 // Prints one JSON line: the tick count at each step and the event loop's largest delay.
 //   node load-while-ticking.js <addon module> <output folder>
