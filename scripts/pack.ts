@@ -77,8 +77,8 @@ function main(): void {
   fs.rmSync(stage, { recursive: true, force: true })
 
   for (const { filename, size, unpackedSize } of packed) {
-    const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`
-    console.log(`${path.join(outDir, filename)}  ${mb(size)} packed, ${mb(unpackedSize)} unpacked`)
+    const kB = (bytes: number) => `${Math.round(bytes / 1000).toLocaleString('en')} kB`
+    console.log(`${path.join(outDir, filename)}  ${kB(size)} packed, ${kB(unpackedSize)} unpacked`)
   }
 }
 
