@@ -4,6 +4,7 @@
 //! called meanwhile starts its run the moment the engine is ready, and a load error rejects
 //! `ready()` and `process()`.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kokoro_engine::{Batch, Engine, EngineOptions, Pool, PoolConfig, PoolError, Task};
@@ -21,6 +22,8 @@ pub struct LoadingPool {
 enum State {
     Loading {
         tasks: Vec<Task>,
+        /// Their ids, so that adding tasks costs O(tasks added).
+        ids: HashSet<String>,
         /// The `process()` that waits for the engine: its run begins as soon as the pool exists.
         waiting_run: Option<WaitingRun>,
     },
@@ -64,6 +67,7 @@ impl LoadingPool {
         let pool = Arc::new(LoadingPool {
             state: Mutex::new(State::Loading {
                 tasks: Vec::new(),
+                ids: HashSet::new(),
                 waiting_run: None,
             }),
             loaded,
@@ -93,13 +97,17 @@ impl LoadingPool {
     /// Moves to `Ready` (handing over the waiting tasks and run) or `Failed`.
     fn finish(&self, result: Result<Pool>) {
         let mut state = self.state();
-        let State::Loading { tasks, waiting_run } = std::mem::replace(
+        let State::Loading {
+            tasks, waiting_run, ..
+        } = std::mem::replace(
             &mut *state,
             State::Loading {
                 tasks: Vec::new(),
+                ids: HashSet::new(),
                 waiting_run: None,
             },
-        ) else {
+        )
+        else {
             return;
         };
         let pool = result.and_then(|pool| {
@@ -145,9 +153,9 @@ impl LoadingPool {
     /// Queues tasks; refused (nothing queued) on an empty or duplicate id, as the pool does.
     pub fn add_tasks(&self, new_tasks: Vec<Task>) -> Result<()> {
         match &mut *self.state() {
-            State::Loading { tasks, .. } => {
-                kokoro_engine::check_ids(tasks.iter().map(|task| task.id.as_str()), &new_tasks)
-                    .map_err(pool_error)?;
+            State::Loading { tasks, ids, .. } => {
+                kokoro_engine::check_ids(|id| ids.contains(id), &new_tasks).map_err(pool_error)?;
+                ids.extend(new_tasks.iter().map(|task| task.id.clone()));
                 tasks.extend(new_tasks);
                 Ok(())
             }

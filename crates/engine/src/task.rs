@@ -63,18 +63,15 @@ impl QueuedTask {
     }
 }
 
-/// Refuses `tasks` if one has an empty id or an id of `queued_ids` or of another task of `tasks`.
-/// Needs no engine: a binding checks ids with it while the engine loads.
-pub fn check_ids<'a>(
-    queued_ids: impl IntoIterator<Item = &'a str>,
-    tasks: &[Task],
-) -> Result<(), PoolError> {
-    let mut ids: HashSet<&str> = queued_ids.into_iter().collect();
+/// Refuses `tasks` if one has an empty id, or an id that `is_queued` or another task of `tasks`
+/// has. Costs O(tasks). Needs no engine: a binding checks ids with it while the engine loads.
+pub fn check_ids(is_queued: impl Fn(&str) -> bool, tasks: &[Task]) -> Result<(), PoolError> {
+    let mut new_ids = HashSet::with_capacity(tasks.len());
     for (index, task) in tasks.iter().enumerate() {
         if task.id.trim().is_empty() {
             return Err(PoolError::EmptyId { index });
         }
-        if !ids.insert(task.id.as_str()) {
+        if is_queued(&task.id) || !new_ids.insert(task.id.as_str()) {
             return Err(PoolError::DuplicateId {
                 id: task.id.clone(),
             });
@@ -91,7 +88,11 @@ pub(crate) fn check_tasks(
     queued: &[QueuedTask],
     tasks: Vec<Task>,
 ) -> Result<Vec<QueuedTask>, PoolError> {
-    check_ids(queued.iter().map(|queued| queued.task.id.as_str()), &tasks)?;
+    let queued_ids: HashSet<&str> = queued
+        .iter()
+        .map(|queued| queued.task.id.as_str())
+        .collect();
+    check_ids(|id| queued_ids.contains(id), &tasks)?;
     let mut output_owners: HashMap<PathBuf, String> = queued
         .iter()
         .map(|queued| (queued.task.output_path.clone(), queued.task.id.clone()))
