@@ -20,8 +20,8 @@ export declare class AudioWorkerPool {
    */
   constructor(concurrency?: number | undefined | null, options?: PoolOptions | undefined | null)
   /**
-   * Resolves once the assets are verified and the model and dictionary are loaded (off the JS
-   * thread); rejects with the reason they could not be (`GenericFailure`, naming the file and
+   * Resolves once the assets are verified and the model is loaded (off the JS thread); rejects
+   * with the reason they could not be (`GenericFailure`, naming the file and
    * `npx kokoro-pool fetch-assets`). Optional: `process()` waits for the same.
    */
   ready(): Promise<void>
@@ -31,15 +31,22 @@ export declare class AudioWorkerPool {
    */
   addTasks(tasks: Array<AudioTask>): void
   /**
-   * Runs every queued task. Resolves when all have ended, after every progress callback ran.
-   * Rejects only when the pool is already processing. `signal` (or `cancel()`) stops the run:
-   * tasks not started end as cancelled, running inferences are terminated.
+   * Runs every queued task. Resolves when all have ended, after every progress callback ran
+   * (a callback that throws is reported on stderr and the run goes on). Rejects when the pool
+   * is already processing (`GenericFailure`) and, leaving the queue as it is, when `signal` is
+   * already aborted (with `signal.reason`). `signal` aborting (or `cancel()`) stops this run
+   * only: tasks not started end as `cancelled` at once, and so do running ones, their
+   * inference terminated; files already in place stay. An empty queue resolves with zero
+   * counts.
    *
    * A plain fn returning a Promise, not an `async fn`: the queue is taken here, on the JS thread,
    * so a second `process()` is refused at once instead of racing the first.
    */
   process(onProgress?: (progress: Progress) => unknown, signal?: AbortSignal | undefined | null): Promise<ProcessResult>
-  /** Stops the current run: tasks not started end as cancelled, running inferences are terminated. */
+  /**
+   * Stops the current run, if any: its tasks end as `cancelled` at once, running inferences
+   * terminated; files already in place stay. Tasks queued for the next run are kept.
+   */
   cancel(): void
   /** Tasks queued and not yet started (live while `process()` runs). */
   getQueueSize(): number
@@ -78,16 +85,30 @@ export interface AudioTask {
 export declare function buildJaDictionary(rawDir: string, outDir: string): Promise<string>
 
 /**
- * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once per
- * assets folder, on the first call: that call blocks while it loads).
- * Throws when the text has nothing speakable.
+ * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
+ * same `userDictionary` and inline readings (`{生物|なまもの}`). Throws `InvalidArg` when the text
+ * has nothing speakable or a malformed inline reading, or a dictionary row is bad.
  */
-export declare function phonemize(text: string, assetsDir?: string | undefined | null): string
+export declare function phonemize(text: string, options?: PhonemizeOptions | undefined | null): string
+
+/** Options of [`phonemize`]: the same meaning as in the pool's options. */
+export interface PhonemizeOptions {
+  assetsDir?: string
+  userDictionary?: string
+}
 
 export interface PoolOptions {
-  /** Per-task limit on inference and writing, in ms (default 60000). The run is really stopped. */
+  /**
+   * Per-task limit in ms (default 60000), from leaving the queue to the file in place, not
+   * counting waits behind other tasks. The work is really stopped: the task ends as
+   * `timed-out`, its inference run terminated, nothing written.
+   */
   timeoutMs?: number
-  /** Report tasks whose output exists as skipped instead of generating them again (default true). */
+  /**
+   * Report tasks whose output exists and is complete (the WAV header parses and the data is as
+   * long as it says) as skipped; an incomplete one is generated again and its result says why
+   * in `replacedInvalidOutput` (default true).
+   */
   skipExisting?: boolean
   /** Voice of the tasks that name none (default `jf_alpha`). */
   defaultVoice?: string
@@ -97,11 +118,15 @@ export interface PoolOptions {
    */
   assetsDir?: string
   /**
-   * Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
-   * Tasks beyond the slots wait for one (text analysis and writing still overlap).
+   * Inference runs at once. Default: slots × threads = the cores, at most 8 slots and at most
+   * `concurrency` (12 cores: 6 × 2; concurrency 4 on 12 cores: 4 × 3). Tasks beyond the slots
+   * wait for one, holding no open file.
    */
   inferenceSlots?: number
-  /** ONNX Runtime intra-op threads per inference slot (default: cores / slots). */
+  /**
+   * ONNX Runtime intra-op threads per inference slot (default: cores / slots; given alone, the
+   * slots fill the cores).
+   */
   threadsPerSlot?: number
   /**
    * `untouched` (default): the model as published; `speech-window`: decodes only the frames
@@ -109,12 +134,22 @@ export interface PoolOptions {
    * under 1 s).
    */
   model?: 'speech-window' | 'untouched'
+  /**
+   * Path of a UTF-8 CSV of the author's readings, `surface,reading[,priority]` (reading in
+   * katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
+   * A bad row throws `InvalidArg` naming the file and line.
+   */
+  userDictionary?: string
 }
 
 export interface ProcessResult {
+  /** Tasks generated. */
   success: number
+  /** Tasks with status `failed`. */
   failed: number
   skipped: number
+  cancelled: number
+  timedOut: number
   elapsedMs: number
   /** Seconds of audio generated in this run. */
   audioSeconds: number
@@ -126,29 +161,56 @@ export interface Progress {
   completed: number
   total: number
   succeeded: number
+  /** Tasks with status `failed` (cancelled and timed-out ones are counted apart). */
   failed: number
   skipped: number
+  cancelled: number
+  timedOut: number
   /** Tasks still running when this one ended (this one not counted). */
   active: number
   /** Tasks not yet started. */
   queued: number
   id: string
+  /** `true` when the task generated or was skipped. */
   ok: boolean
-  status: 'generated' | 'skipped' | 'failed'
-  /** The failed task's error message. */
+  status: TaskResult['status']
+  /** The error message of a task that did not generate. */
   error?: string
-  /** The task's own time, from start to end. */
+  code?: TaskFailure['code']
+  /** The task's own time, from leaving the queue to its end (waits included). */
   elapsedMs: number
   /** Seconds of audio written by this task (0 unless generated). */
   audioSeconds: number
 }
 
+/**
+ * What a task that did not generate carries besides its message: a stable `code` to branch on
+ * (messages are for people and may change).
+ */
+export interface TaskFailure {
+  code: 'Cancelled' | 'Timeout' | 'EmptyText' | 'NothingSpeakable' | 'SpeedOutOfRange' | 'UnknownVoice' | 'VoiceUnusable' | 'EmptyOutputPath' | 'DuplicateOutputPath' | 'WriteFailed' | 'PhonemizeFailed' | 'InferenceFailed' | 'Internal'
+  /** Names the task and the cause: `task "x": text is empty`. */
+  message: string
+}
+
 export interface TaskResult {
   id: string
   outputPath: string
-  status: 'generated' | 'skipped' | 'failed'
+  /**
+   * `generated`, `skipped` (a complete output was there), `failed`, `cancelled` (by `cancel()`
+   * or the signal) or `timed-out` (past `timeoutMs`).
+   */
+  status: 'generated' | 'skipped' | 'failed' | 'cancelled' | 'timed-out'
   durationSeconds?: number
   phonemes?: string
-  /** Present when the task failed: an `Error` whose message names the task and the cause. */
-  error?: Error
+  /**
+   * Set when a file was at `outputPath` but was not complete (cut short by a crash, say): why
+   * it was replaced.
+   */
+  replacedInvalidOutput?: string
+  /**
+   * Present unless the task generated or was skipped: an `Error` whose message names the task
+   * and the cause, with a stable `code`.
+   */
+  error?: Error & TaskFailure
 }

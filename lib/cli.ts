@@ -1,13 +1,34 @@
 // Command line of `npm run tts-generate`: options (commander), exit codes, Ctrl-C. The work is in generate.ts.
 
+import os from 'node:os'
 import path from 'node:path'
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 
-import { CourseDataError } from './course'
+import { CourseDataError, displayPath } from './course'
 import { COURSE_TYPES, type CourseType } from './course-types'
-import { dryRun, EXIT_CODES, generate, prepareCourse, type CliStreams, type GenerateOptions } from './generate'
+import { finalPass } from './final-pass'
+import {
+  dryRun,
+  EXIT_CODES,
+  generate,
+  prepareCourse,
+  type CliStreams,
+  type GenerateOptions,
+  type PreparedType,
+} from './generate'
 import { loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
+import {
+  isInShard,
+  parseShard,
+  shardFromEnvironment,
+  ShardError,
+  shardName,
+  writeShardSummary,
+  type Shard,
+  type ShardSummary,
+} from './shard'
+import { emptyTotals, type RunTotals } from './summary'
 
 export const BUNDLED_DATA_DIR = path.resolve(__dirname, '..', 'data')
 
@@ -24,6 +45,8 @@ interface ParsedOptions {
   outDir: string
   urlPrefix: string
   limit?: number
+  shard?: Shard
+  generate: boolean
 }
 
 function integerIn(min: number, max: number): (value: string) => number {
@@ -43,6 +66,14 @@ function oneOf<T extends string>(what: string, values: readonly T[]): (value: st
       throw new InvalidArgumentError(`Unknown ${what} "${value}"; known: ${values.join(', ')}.`)
     }
     return value as T
+  }
+}
+
+function shardOption(value: string): Shard {
+  try {
+    return parseShard(value)
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message)
   }
 }
 
@@ -97,6 +128,17 @@ export function buildProgram(): Command {
         integerIn(1, 1_000_000),
       ),
     )
+    .addOption(
+      new Option(
+        '--shard <K/N>',
+        'generate only shard K of N (K 0-based, 0 to N-1); never writes the course JSON (docs/sharding.md) ' +
+          '(default: $JOB_COMPLETION_INDEX/$JOB_COMPLETIONS when set, as in a Kubernetes Indexed Job)',
+      ).argParser(shardOption),
+    )
+    .option(
+      '--no-generate',
+      "synthesise nothing: report the missing files of each shard; with --update-json write every present file's URL",
+    )
     .helpOption('-h, --help', 'show every option with its default')
     .addHelpText(
       'after',
@@ -137,17 +179,30 @@ export async function main(
     updateJson: parsed.updateJson,
   }
 
-  let prepared
+  let shard: Shard | undefined
+  let prepared: PreparedType[]
   try {
+    shard = resolveShard(parsed)
     prepared = prepareCourse(options)
   } catch (error) {
-    if (error instanceof CourseDataError) {
+    if (error instanceof CourseDataError || error instanceof ShardError) {
       io.stderr.write(`error: ${error.message}\n`)
       return EXIT_CODES.usage
     }
     throw error
   }
 
+  if (!parsed.generate) {
+    try {
+      return finalPass(prepared, options, io)
+    } catch (error) {
+      io.stderr.write(`error: ${(error as Error).message}\n`)
+      return EXIT_CODES.failed
+    }
+  }
+  if (shard !== undefined) prepared = selectShard(prepared, shard, io)
+
+  let run: { totals: RunTotals; exitCode: number; error?: string }
   try {
     const provider = loadProvider(parsed.provider)
     const voiceProblem = provider.voiceProblem(parsed.voice)
@@ -163,14 +218,69 @@ export async function main(
       io.stderr.write('\nInterrupted: stopping; finished files are kept. Press Ctrl-C again to quit at once.\n')
       controller.abort()
     }
+    // SIGTERM is how Kubernetes stops a pod: the same orderly stop, so a shard still leaves its summary.
     process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
     try {
-      return (await generate(prepared, provider, options, io, controller.signal)).exitCode
+      run = await generate(prepared, provider, options, io, controller.signal)
     } finally {
       process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
     }
   } catch (error) {
     io.stderr.write(`error: ${(error as Error).message}\n`)
+    run = { totals: emptyTotals(), exitCode: EXIT_CODES.failed, error: (error as Error).message }
+  }
+  if (shard === undefined) return run.exitCode
+  try {
+    const file = writeShardSummary(options.outDir, shardSummary(prepared, shard, run))
+    io.stdout.write(`Shard summary: ${displayPath(file)}\n`)
+    return run.exitCode
+  } catch (error) {
+    io.stderr.write(`error: cannot write the shard summary: ${(error as Error).message}\n`)
     return EXIT_CODES.failed
+  }
+}
+
+/** `--shard`, else the Indexed Job's environment; refuses the combinations that would race or mean nothing. */
+function resolveShard(parsed: ParsedOptions): Shard | undefined {
+  if (!parsed.generate) {
+    if (parsed.shard !== undefined) {
+      throw new ShardError('--no-generate checks the files of every shard: leave out --shard')
+    }
+    if (parsed.dryRun) throw new ShardError('--dry-run and --no-generate: choose one')
+    // The final pass may run where JOB_COMPLETION_INDEX is set; it covers every shard all the same.
+    return undefined
+  }
+  const shard = parsed.shard ?? shardFromEnvironment(process.env)
+  if (shard !== undefined && parsed.updateJson && !parsed.dryRun) {
+    throw new ShardError(
+      `--update-json with shard ${shardName(shard)}: shards never write the course JSON (they would race); ` +
+        'after every shard has finished, run tts-generate --update-json --no-generate once',
+    )
+  }
+  return shard
+}
+
+function selectShard(prepared: PreparedType[], shard: Shard, io: CliStreams): PreparedType[] {
+  const selected = prepared.map(({ course, jobs }) => ({ course, jobs: jobs.filter((job) => isInShard(job, shard)) }))
+  const count = (types: PreparedType[]): number => types.reduce((sum, type) => sum + type.jobs.length, 0)
+  io.stdout.write(`Shard ${shardName(shard)} (0-based): ${count(selected)} of ${count(prepared)} files; the other shards make the rest.\n`)
+  return selected
+}
+
+function shardSummary(
+  prepared: PreparedType[],
+  shard: Shard,
+  run: { totals: RunTotals; exitCode: number; error?: string },
+): ShardSummary {
+  return {
+    shard,
+    host: os.hostname(),
+    finishedAt: new Date().toISOString(),
+    exitCode: run.exitCode,
+    files: prepared.reduce((sum, type) => sum + type.jobs.length, 0),
+    ...run.totals,
+    ...(run.error === undefined ? {} : { error: run.error }),
   }
 }

@@ -6,7 +6,7 @@ import { createProgressView } from './progress'
 import type { ModelName, SpeechPool, SpeechProvider } from './providers'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
-import { writeAudioUrls, type AudioUrlUpdate } from './update-json'
+import { writeJobUrls } from './update-json'
 
 export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const
 
@@ -81,9 +81,9 @@ export function dryRun(prepared: PreparedType[], provider: SpeechProvider, io: C
   return unspeakable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
 }
 
-/** Cancelled tasks come back as failures whose message says so; after Ctrl-C they are not real failures. */
-function isCancellation(signal: AbortSignal, status: string, message: string | undefined): boolean {
-  return signal.aborted && status === 'failed' && /cancel/i.test(message ?? '')
+/** A task the pool cancelled (after Ctrl-C): not a failure, just not done. */
+function isCancelled(code: string | undefined): boolean {
+  return code === 'Cancelled'
 }
 
 /** Runs one type's missing files through the pool, adds them to `totals`, and returns the ids of files now there. */
@@ -93,7 +93,6 @@ async function generateType(
   pending: SpeechJob[],
   options: GenerateOptions,
   io: CliStreams,
-  signal: AbortSignal,
   totals: RunTotals,
 ): Promise<string[]> {
   pool.addTasks(
@@ -122,12 +121,12 @@ async function generateType(
   try {
     result = await pool.process((progress) => {
       finished += 1
-      const cancelled = isCancellation(signal, progress.status, progress.error)
-      if (progress.status === 'failed' && !cancelled) failed += 1
+      const cancelled = isCancelled(progress.code)
+      if (!progress.ok && !cancelled) failed += 1
       view.update(
         snapshot(),
         cancelled
-          ? { taskId: progress.id, status: 'cancelled' }
+          ? { taskId: progress.id, status: progress.status }
           : { taskId: progress.id, status: progress.status, error: progress.error },
       )
     })
@@ -138,9 +137,9 @@ async function generateType(
   const done: string[] = []
   for (const job of pending) {
     const outcome = result.results.get(job.taskId)
-    if (outcome === undefined || isCancellation(signal, outcome.status, outcome.error?.message)) {
+    if (outcome === undefined || isCancelled(outcome.error?.code)) {
       totals.cancelled += 1
-    } else if (outcome.status === 'failed') {
+    } else if (outcome.error !== undefined) {
       totals.failed.push({ taskId: job.taskId, reason: outcome.error?.message ?? 'unknown error' })
     } else {
       if (outcome.status === 'generated') {
@@ -192,13 +191,10 @@ export async function generate(
           defaultVoice: options.voice,
           model: options.model,
         })
-        for (const id of await generateType(pool, course.type, pending, options, io, signal, totals)) done.add(id)
+        for (const id of await generateType(pool, course.type, pending, options, io, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const updates: AudioUrlUpdate[] = jobs
-          .filter((job) => done.has(job.taskId))
-          .map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url }))
-        const changed = writeAudioUrls(course.file, updates)
+        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)))
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }

@@ -6,7 +6,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unl
 import path from 'node:path'
 
 import { CourseDataError, displayPath } from './course'
-import type { AudioFieldPath } from './speech-jobs'
+import type { AudioFieldPath, SpeechJob } from './speech-jobs'
 
 export interface AudioUrlUpdate {
   itemId: string
@@ -35,6 +35,7 @@ function setField(item: unknown, fieldPath: AudioFieldPath, value: string): 'cha
   return 'changed'
 }
 
+/** Writes `text` to `file` atomically and durably: temp file in the same folder, fsync, rename, fsync the folder. */
 export function writeFileAtomic(file: string, text: string): void {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`)
   let mode: number | undefined
@@ -61,6 +62,13 @@ export function writeFileAtomic(file: string, text: string): void {
       // never created or already renamed
     }
     throw error
+  }
+  // The rename is durable only once the folder's entry is on disk.
+  const dirFd = openSync(path.dirname(file), 'r')
+  try {
+    fsyncSync(dirFd)
+  } finally {
+    closeSync(dirFd)
   }
 }
 
@@ -97,4 +105,12 @@ export function writeAudioUrls(file: string, updates: AudioUrlUpdate[]): number 
     writeFileAtomic(file, JSON.stringify(data, null, detectIndent(text)) + trailingNewline)
   }
   return changed
+}
+
+/** Writes the URLs of `jobs` (files that are there) into `file`; returns how many fields changed. */
+export function writeJobUrls(file: string, jobs: SpeechJob[]): number {
+  return writeAudioUrls(
+    file,
+    jobs.map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url })),
+  )
 }

@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ja_g2p::UserDictionary;
 use kokoro_engine::{
     AssetPaths, EngineError, EngineOptions, InferenceLayout, ModelVariant, PoolConfig, PoolError,
-    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
+    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus, available_cores,
 };
-use loading::LoadingPool;
+use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
@@ -42,25 +43,54 @@ pub struct AudioTask {
 
 #[napi(object)]
 pub struct PoolOptions {
-    /// Per-task limit on inference and writing, in ms (default 60000). The run is really stopped.
+    /// Per-task limit in ms (default 60000), from leaving the queue to the file in place, not
+    /// counting waits behind other tasks. The work is really stopped: the task ends as
+    /// `timed-out`, its inference run terminated, nothing written.
     pub timeout_ms: Option<f64>,
-    /// Report tasks whose output exists as skipped instead of generating them again (default true).
+    /// Report tasks whose output exists and is complete (the WAV header parses and the data is as
+    /// long as it says) as skipped; an incomplete one is generated again and its result says why
+    /// in `replacedInvalidOutput` (default true).
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
     /// Assets folder (default: `$KOKORO_POOL_ASSETS`, else the per-user cache
     /// `~/.cache/kokoro-pool/<asset-set version>` that `npx kokoro-pool fetch-assets` fills; see `assetsDir()`).
     pub assets_dir: Option<String>,
-    /// Inference runs at once (default: one per core, at most 8 and at most `concurrency`).
-    /// Tasks beyond the slots wait for one (text analysis and writing still overlap).
+    /// Inference runs at once. Default: slots × threads = the cores, at most 8 slots and at most
+    /// `concurrency` (12 cores: 6 × 2; concurrency 4 on 12 cores: 4 × 3). Tasks beyond the slots
+    /// wait for one, holding no open file.
     pub inference_slots: Option<u32>,
-    /// ONNX Runtime intra-op threads per inference slot (default: cores / slots).
+    /// ONNX Runtime intra-op threads per inference slot (default: cores / slots; given alone, the
+    /// slots fill the cores).
     pub threads_per_slot: Option<u32>,
     /// `untouched` (default): the model as published; `speech-window`: decodes only the frames
     /// around the predicted speech (about 1.3x faster on single words, less intelligible on clips
     /// under 1 s).
     #[napi(ts_type = "'speech-window' | 'untouched'")]
     pub model: Option<String>,
+    /// Path of a UTF-8 CSV of the author's readings, `surface,reading[,priority]` (reading in
+    /// katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
+    /// A bad row throws `InvalidArg` naming the file and line.
+    pub user_dictionary: Option<String>,
+}
+
+/// Options of [`phonemize`]: the same meaning as in the pool's options.
+#[napi(object)]
+pub struct PhonemizeOptions {
+    pub assets_dir: Option<String>,
+    pub user_dictionary: Option<String>,
+}
+
+/// What a task that did not generate carries besides its message: a stable `code` to branch on
+/// (messages are for people and may change).
+#[napi(object, object_from_js = false)]
+pub struct TaskFailure {
+    #[napi(
+        ts_type = "'Cancelled' | 'Timeout' | 'EmptyText' | 'NothingSpeakable' | 'SpeedOutOfRange' | 'UnknownVoice' | 'VoiceUnusable' | 'EmptyOutputPath' | 'DuplicateOutputPath' | 'WriteFailed' | 'PhonemizeFailed' | 'InferenceFailed' | 'Internal'"
+    )]
+    pub code: String,
+    /// Names the task and the cause: `task "x": text is empty`.
+    pub message: String,
 }
 
 /// Sent once per task, when it ends, before `process()` resolves.
@@ -69,19 +99,25 @@ pub struct Progress {
     pub completed: u32,
     pub total: u32,
     pub succeeded: u32,
+    /// Tasks with status `failed` (cancelled and timed-out ones are counted apart).
     pub failed: u32,
     pub skipped: u32,
+    pub cancelled: u32,
+    pub timed_out: u32,
     /// Tasks still running when this one ended (this one not counted).
     pub active: u32,
     /// Tasks not yet started.
     pub queued: u32,
     pub id: String,
+    /// `true` when the task generated or was skipped.
     pub ok: bool,
-    #[napi(ts_type = "'generated' | 'skipped' | 'failed'")]
+    #[napi(ts_type = "TaskResult['status']")]
     pub status: String,
-    /// The failed task's error message.
+    /// The error message of a task that did not generate.
     pub error: Option<String>,
-    /// The task's own time, from start to end.
+    #[napi(ts_type = "TaskFailure['code']")]
+    pub code: Option<String>,
+    /// The task's own time, from leaving the queue to its end (waits included).
     pub elapsed_ms: f64,
     /// Seconds of audio written by this task (0 unless generated).
     pub audio_seconds: f64,
@@ -91,20 +127,30 @@ pub struct Progress {
 pub struct TaskResult {
     pub id: String,
     pub output_path: String,
-    #[napi(ts_type = "'generated' | 'skipped' | 'failed'")]
+    /// `generated`, `skipped` (a complete output was there), `failed`, `cancelled` (by `cancel()`
+    /// or the signal) or `timed-out` (past `timeoutMs`).
+    #[napi(ts_type = "'generated' | 'skipped' | 'failed' | 'cancelled' | 'timed-out'")]
     pub status: String,
     pub duration_seconds: Option<f64>,
     pub phonemes: Option<String>,
-    /// Present when the task failed: an `Error` whose message names the task and the cause.
-    #[napi(ts_type = "Error")]
+    /// Set when a file was at `outputPath` but was not complete (cut short by a crash, say): why
+    /// it was replaced.
+    pub replaced_invalid_output: Option<String>,
+    /// Present unless the task generated or was skipped: an `Error` whose message names the task
+    /// and the cause, with a stable `code`.
+    #[napi(ts_type = "Error & TaskFailure")]
     pub error: Option<ErrorValue>,
 }
 
 #[napi(object, object_from_js = false)]
 pub struct ProcessResult {
+    /// Tasks generated.
     pub success: u32,
+    /// Tasks with status `failed`.
     pub failed: u32,
     pub skipped: u32,
+    pub cancelled: u32,
+    pub timed_out: u32,
     pub elapsed_ms: f64,
     /// Seconds of audio generated in this run.
     pub audio_seconds: f64,
@@ -112,8 +158,11 @@ pub struct ProcessResult {
     pub results: ResultMap,
 }
 
-/// A JS `Error` built from a message when it crosses to JS.
-pub struct ErrorValue(String);
+/// A JS `Error` with a `code` property, built when it crosses to JS.
+pub struct ErrorValue {
+    message: String,
+    code: &'static str,
+}
 
 impl TypeName for ErrorValue {
     fn type_name() -> &'static str {
@@ -128,7 +177,9 @@ impl ToNapiValue for ErrorValue {
     unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let env = Env::from_raw(raw_env);
         let ctor: Function<String, Unknown> = env.get_global()?.get_named_property("Error")?;
-        Ok(ctor.new_instance(val.0)?.raw())
+        let error = ctor.new_instance(val.message)?;
+        Object::from_unknown(error)?.set_named_property("code", val.code)?;
+        Ok(error.raw())
     }
 }
 
@@ -183,6 +234,7 @@ impl AudioWorkerPool {
             inference_slots: None,
             threads_per_slot: None,
             model: None,
+            user_dictionary: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -196,21 +248,12 @@ impl AudioWorkerPool {
             1.0,
             24.0 * 3600.0 * 1000.0,
         )?;
-        // More slots than tasks at once would leave cores idle: with fewer tasks than slots, the
-        // spare cores become threads of the runs that do happen (concurrency 1 on 2 cores: 1 x 2).
-        let automatic = InferenceLayout::automatic();
-        let cores = automatic.slots * automatic.threads_per_slot;
-        let slots = options
-            .inference_slots
-            .map_or(automatic.slots.min(concurrency as usize), |slots| {
-                slots as usize
-            });
-        let layout = InferenceLayout {
-            slots,
-            threads_per_slot: options
-                .threads_per_slot
-                .map_or((cores / slots.max(1)).max(1), |threads| threads as usize),
-        };
+        let layout = InferenceLayout::for_cores(
+            available_cores(),
+            concurrency as usize,
+            options.inference_slots.map(|slots| slots as usize),
+            options.threads_per_slot.map(|threads| threads as usize),
+        );
         let model = match options.model.as_deref() {
             Some(name) => name
                 .parse::<ModelVariant>()
@@ -231,14 +274,15 @@ impl AudioWorkerPool {
             default_voice: options
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
+            user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
         };
         Ok(AudioWorkerPool {
             pool: LoadingPool::start(engine_options, config),
         })
     }
 
-    /// Resolves once the assets are verified and the model and dictionary are loaded (off the JS
-    /// thread); rejects with the reason they could not be (`GenericFailure`, naming the file and
+    /// Resolves once the assets are verified and the model is loaded (off the JS thread); rejects
+    /// with the reason they could not be (`GenericFailure`, naming the file and
     /// `npx kokoro-pool fetch-assets`). Optional: `process()` waits for the same.
     #[napi]
     pub async fn ready(&self) -> Result<()> {
@@ -263,38 +307,44 @@ impl AudioWorkerPool {
         self.pool.add_tasks(tasks)
     }
 
-    /// Runs every queued task. Resolves when all have ended, after every progress callback ran.
-    /// Rejects only when the pool is already processing. `signal` (or `cancel()`) stops the run:
-    /// tasks not started end as cancelled, running inferences are terminated.
+    /// Runs every queued task. Resolves when all have ended, after every progress callback ran
+    /// (a callback that throws is reported on stderr and the run goes on). Rejects when the pool
+    /// is already processing (`GenericFailure`) and, leaving the queue as it is, when `signal` is
+    /// already aborted (with `signal.reason`). `signal` aborting (or `cancel()`) stops this run
+    /// only: tasks not started end as `cancelled` at once, and so do running ones, their
+    /// inference terminated; files already in place stay. An empty queue resolves with zero
+    /// counts.
     ///
     /// A plain fn returning a Promise, not an `async fn`: the queue is taken here, on the JS thread,
     /// so a second `process()` is refused at once instead of racing the first.
     #[napi(ts_return_type = "Promise<ProcessResult>")]
-    pub fn process(
+    pub fn process<'env>(
         &self,
-        env: &Env,
+        env: &'env Env,
         #[napi(ts_arg_type = "(progress: Progress) => unknown")] on_progress: Option<
             ProgressCallback,
         >,
-        signal: Option<AbortSignal>,
-    ) -> Result<AsyncBlock<ProcessResult>> {
+        #[napi(ts_arg_type = "AbortSignal | undefined | null")] signal: Option<Object<'env>>,
+    ) -> Result<Either<AsyncBlock<ProcessResult>, PromiseRaw<'env, ProcessResult>>> {
+        if let Some(signal) = &signal
+            && signal.get_named_property::<bool>("aborted")?
+        {
+            let reason: Unknown = signal.get_named_property("reason")?;
+            return Ok(Either::B(PromiseRaw::reject(env, reason)?));
+        }
         let start = match self.pool.start_run() {
             Ok(start) => start,
             Err(error) => {
                 return AsyncBlockBuilder::new(async move { Err::<ProcessResult, _>(error) })
-                    .build(env);
+                    .build(env)
+                    .map(Either::A);
             }
         };
-        if let Some(signal) = signal {
-            // AbortSignal is not Send: it stays on the JS thread, which runs this closure on abort.
-            let pool = Arc::downgrade(&self.pool);
-            signal.on_abort(move || {
-                if let Some(pool) = pool.upgrade() {
-                    pool.cancel();
-                }
-            });
-        }
-        AsyncBlockBuilder::new(async move {
+        let listener = match signal {
+            Some(signal) => Some(AbortListener::add(env, signal, start.canceller())?),
+            None => None,
+        };
+        AsyncBlockBuilder::with(async move {
             let batch = start.batch().await?;
             let acknowledgements = Mutex::new(Vec::new());
             let report = batch
@@ -316,10 +366,19 @@ impl AudioWorkerPool {
             }
             Ok(process_result(report))
         })
+        // Runs on the JS thread as the Promise resolves: the listener belonged to this run only.
+        .with_dispose(move |env| {
+            if let Some(listener) = listener {
+                listener.remove(&env);
+            }
+            Ok(())
+        })
         .build(env)
+        .map(Either::A)
     }
 
-    /// Stops the current run: tasks not started end as cancelled, running inferences are terminated.
+    /// Stops the current run, if any: its tasks end as `cancelled` at once, running inferences
+    /// terminated; files already in place stay. Tasks queued for the next run are kept.
     #[napi]
     pub fn cancel(&self) {
         self.pool.cancel();
@@ -338,13 +397,19 @@ impl AudioWorkerPool {
     }
 }
 
-/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once per
-/// assets folder, on the first call: that call blocks while it loads).
-/// Throws when the text has nothing speakable.
+/// Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
+/// same `userDictionary` and inline readings (`{生物|なまもの}`). Throws `InvalidArg` when the text
+/// has nothing speakable or a malformed inline reading, or a dictionary row is bad.
 #[napi]
-pub fn phonemize(text: String, assets_dir: Option<String>) -> Result<String> {
-    let dictionary = AssetPaths::new(resolve_assets_dir(assets_dir.as_deref())?).ja_dict_dir();
-    let g2p = ja_g2p::JaG2p::shared(&dictionary)
+pub fn phonemize(text: String, options: Option<PhonemizeOptions>) -> Result<String> {
+    let options = options.unwrap_or(PhonemizeOptions {
+        assets_dir: None,
+        user_dictionary: None,
+    });
+    let dictionary =
+        AssetPaths::new(resolve_assets_dir(options.assets_dir.as_deref())?).ja_dict_dir();
+    let user = user_dictionary(options.user_dictionary.as_deref())?;
+    let g2p = ja_g2p::JaG2p::shared_with(&dictionary, user.as_ref())
         .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
     g2p.phonemize(&text)
         .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
@@ -377,6 +442,12 @@ fn resolve_assets_dir(explicit: Option<&str>) -> Result<PathBuf> {
     kokoro_engine::locate(explicit.map(Path::new)).map_err(engine_error)
 }
 
+fn user_dictionary(path: Option<&str>) -> Result<Option<UserDictionary>> {
+    path.map(|path| UserDictionary::from_file(Path::new(path)))
+        .transpose()
+        .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
 /// Queues one progress event on the JS thread; the receiver completes once the callback returned
 /// (or threw: `call_with_return_value` hands a throw to us instead of making it uncaught).
 fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::Receiver<()> {
@@ -405,6 +476,49 @@ fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::
     acknowledgement
 }
 
+/// An `abort` listener on a caller's `AbortSignal`, added with `addEventListener` (a caller's own
+/// `onabort` and other listeners are left alone) and removed when its run ends.
+struct AbortListener {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
+impl AbortListener {
+    fn add(env: &Env, signal: Object, run: RunCancel) -> Result<AbortListener> {
+        let listener = env.create_function_from_closure("cancelRun", move |_| {
+            run.cancel();
+            Ok(())
+        })?;
+        let add_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+            signal.get_named_property("addEventListener")?;
+        add_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
+        Ok(AbortListener {
+            signal: signal.create_ref()?,
+            listener: listener.create_ref()?,
+        })
+    }
+
+    /// Best effort: a signal whose `removeEventListener` fails only keeps a listener that can no
+    /// longer reach any run.
+    fn remove(self, env: &Env) {
+        let removed = (|| -> Result<()> {
+            let signal = self.signal.get_value(env)?;
+            let remove_event_listener: Function<FnArgs<(&str, Function<(), ()>)>, Unknown> =
+                signal.get_named_property("removeEventListener")?;
+            let listener = self.listener.borrow_back(env)?;
+            remove_event_listener.apply(signal, FnArgs::from(("abort", listener)))?;
+            Ok(())
+        })();
+        if let Err(error) = removed {
+            eprintln!(
+                "kokoro-pool: could not remove the abort listener: {}",
+                error.reason
+            );
+        }
+        let _ = self.signal.unref(env);
+    }
+}
+
 fn progress(event: ProgressEvent) -> Progress {
     Progress {
         completed: event.completed as u32,
@@ -412,12 +526,15 @@ fn progress(event: ProgressEvent) -> Progress {
         succeeded: event.succeeded as u32,
         failed: event.failed as u32,
         skipped: event.skipped as u32,
+        cancelled: event.cancelled as u32,
+        timed_out: event.timed_out as u32,
         active: event.active as u32,
         queued: event.queued as u32,
         id: event.id,
-        ok: event.ok,
-        status: status_name(event.status).to_string(),
+        ok: matches!(event.status, TaskStatus::Generated | TaskStatus::Skipped),
+        status: event.status.name().to_string(),
         error: event.error,
+        code: event.code.map(str::to_string),
         elapsed_ms: event.elapsed_ms as f64,
         audio_seconds: event.audio_seconds,
     }
@@ -429,57 +546,47 @@ fn process_result(report: RunReport) -> ProcessResult {
         .tasks
         .into_iter()
         .map(|task| {
-            let output_path = task.output_path.to_string_lossy().into_owned();
+            let status = task.outcome.status().name().to_string();
+            let mut result = TaskResult {
+                id: task.id,
+                output_path: task.output_path.to_string_lossy().into_owned(),
+                status,
+                duration_seconds: None,
+                phonemes: None,
+                replaced_invalid_output: None,
+                error: None,
+            };
             match task.outcome {
                 TaskOutcome::Generated {
                     duration_seconds,
                     phonemes,
-                    ..
+                    replaced_invalid_output,
                 } => {
                     audio_seconds += duration_seconds;
-                    TaskResult {
-                        id: task.id,
-                        output_path,
-                        status: status_name(TaskStatus::Generated).to_string(),
-                        duration_seconds: Some(duration_seconds),
-                        phonemes: Some(phonemes),
-                        error: None,
-                    }
+                    result.duration_seconds = Some(duration_seconds);
+                    result.phonemes = Some(phonemes);
+                    result.replaced_invalid_output = replaced_invalid_output;
                 }
-                TaskOutcome::Skipped { .. } => TaskResult {
-                    id: task.id,
-                    output_path,
-                    status: status_name(TaskStatus::Skipped).to_string(),
-                    duration_seconds: None,
-                    phonemes: None,
-                    error: None,
-                },
-                TaskOutcome::Failed { error } => TaskResult {
-                    id: task.id,
-                    output_path,
-                    status: status_name(TaskStatus::Failed).to_string(),
-                    duration_seconds: None,
-                    phonemes: None,
-                    error: Some(ErrorValue(error.to_string())),
-                },
+                TaskOutcome::Skipped => {}
+                TaskOutcome::Failed { error } => {
+                    result.error = Some(ErrorValue {
+                        message: error.to_string(),
+                        code: error.kind.code(),
+                    });
+                }
             }
+            result
         })
         .collect();
     ProcessResult {
         success: report.succeeded as u32,
         failed: report.failed as u32,
         skipped: report.skipped as u32,
+        cancelled: report.cancelled as u32,
+        timed_out: report.timed_out as u32,
         elapsed_ms: report.elapsed.as_secs_f64() * 1000.0,
         audio_seconds,
         results: ResultMap(results),
-    }
-}
-
-fn status_name(status: TaskStatus) -> &'static str {
-    match status {
-        TaskStatus::Generated => "generated",
-        TaskStatus::Skipped => "skipped",
-        TaskStatus::Failed => "failed",
     }
 }
 

@@ -1,4 +1,4 @@
-//! The pool while its engine loads. Verifying ~200 MB of assets and loading the model take about
+//! The pool while its engine loads. Verifying ~120 MB of assets and loading the model take about
 //! a second: the constructor starts that on its own thread and returns, so the JS event loop
 //! keeps turning. Tasks added meanwhile wait here (their ids checked at once), a `process()`
 //! called meanwhile starts its run the moment the engine is ready, and a load error rejects
@@ -7,7 +7,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use kokoro_engine::{Batch, Engine, EngineOptions, Pool, PoolConfig, PoolError, Task};
+use kokoro_engine::{
+    Batch, Engine, EngineOptions, Pool, PoolConfig, PoolError, RunCanceller, Task,
+};
 use napi::bindgen_prelude::{Error, Result, Status};
 use tokio::sync::{oneshot, watch};
 
@@ -36,21 +38,71 @@ enum State {
 
 struct WaitingRun {
     start: oneshot::Sender<Result<Batch>>,
-    /// `cancel()` came before the run began: it begins cancelled.
-    cancelled: bool,
+    cancel: RunCancel,
+}
+
+/// Cancels one run, and only that one, whether it has begun or still waits for the engine (then
+/// it begins cancelled: its tasks end as `cancelled`).
+#[derive(Clone, Default)]
+pub struct RunCancel(Arc<Mutex<CancelState>>);
+
+#[derive(Default)]
+struct CancelState {
+    requested: bool,
+    begun: Option<RunCanceller>,
+}
+
+impl RunCancel {
+    fn begun(canceller: RunCanceller) -> RunCancel {
+        RunCancel(Arc::new(Mutex::new(CancelState {
+            requested: false,
+            begun: Some(canceller),
+        })))
+    }
+
+    fn state(&self) -> MutexGuard<'_, CancelState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn cancel(&self) {
+        let mut state = self.state();
+        state.requested = true;
+        if let Some(run) = &state.begun {
+            run.cancel();
+        }
+    }
+
+    /// The run has begun: a cancel that came first reaches it now.
+    fn begin(&self, canceller: RunCanceller) {
+        let mut state = self.state();
+        if state.requested {
+            canceller.cancel();
+        }
+        state.begun = Some(canceller);
+    }
 }
 
 /// How a `process()` call gets its run: now, or when the engine is ready.
 pub enum RunStart {
     Now(Batch),
-    AfterLoad(oneshot::Receiver<Result<Batch>>),
+    AfterLoad(oneshot::Receiver<Result<Batch>>, RunCancel),
 }
 
 impl RunStart {
+    /// Cancels this run only.
+    pub fn canceller(&self) -> RunCancel {
+        match self {
+            RunStart::Now(batch) => RunCancel::begun(batch.canceller()),
+            RunStart::AfterLoad(_, cancel) => cancel.clone(),
+        }
+    }
+
     pub async fn batch(self) -> Result<Batch> {
         match self {
             RunStart::Now(batch) => Ok(batch),
-            RunStart::AfterLoad(start) => start.await.unwrap_or_else(|_| {
+            RunStart::AfterLoad(start, _) => start.await.unwrap_or_else(|_| {
                 Err(Error::new(
                     Status::GenericFailure,
                     "the engine loader stopped before the run began",
@@ -119,8 +171,8 @@ impl LoadingPool {
             Ok(pool) => {
                 if let Some(run) = waiting_run {
                     let batch = pool.begin().map_err(pool_error);
-                    if run.cancelled && batch.is_ok() {
-                        pool.cancel();
+                    if let Ok(batch) = &batch {
+                        run.cancel.begin(batch.canceller());
                     }
                     let _ = run.start.send(batch);
                 }
@@ -175,11 +227,12 @@ impl LoadingPool {
                     return Err(pool_error(PoolError::AlreadyProcessing));
                 }
                 let (start, started) = oneshot::channel();
+                let cancel = RunCancel::default();
                 *waiting_run = Some(WaitingRun {
                     start,
-                    cancelled: false,
+                    cancel: cancel.clone(),
                 });
-                Ok(RunStart::AfterLoad(started))
+                Ok(RunStart::AfterLoad(started, cancel))
             }
         }
     }
@@ -190,7 +243,7 @@ impl LoadingPool {
             State::Loading {
                 waiting_run: Some(run),
                 ..
-            } => run.cancelled = true,
+            } => run.cancel.cancel(),
             _ => {}
         }
     }
@@ -211,11 +264,9 @@ impl LoadingPool {
     }
 }
 
-/// Verifies the assets, loads the model and the Japanese dictionary (so that `ready()` means
-/// everything is loaded), and makes the pool.
+/// Verifies the assets, loads the model and makes the pool. (The engine loads its Japanese
+/// dictionary with the first text it analyses, off the JS thread too.)
 fn load(engine_options: &EngineOptions, config: PoolConfig) -> Result<Pool> {
     let engine = Engine::shared(engine_options).map_err(engine_error)?;
-    ja_g2p::JaG2p::shared(engine.assets().ja_dict_dir())
-        .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
     Pool::new(engine, config).map_err(pool_error)
 }

@@ -14,9 +14,13 @@ export interface CliResult {
 }
 
 /** Starts `tsx scripts/tts-generate.ts ...args` as its own process (stdout is a pipe, so progress comes as plain lines). */
-export function startCli(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
     cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
@@ -30,8 +34,8 @@ export function startCli(args: string[]): { child: ChildProcess; done: Promise<C
   return { child, done }
 }
 
-export function runCli(args: string[]): Promise<CliResult> {
-  return startCli(args).done
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return startCli(args, env).done
 }
 
 /** A course small enough for real synthesis on a 2-core CI box: every spoken text is a word or a very short sentence. */

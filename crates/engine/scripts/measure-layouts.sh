@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 utterances=${1:?usage: measure-layouts.sh UTTERANCES.jsonl [ROUNDS]}
 rounds=${2:-1}
-cargo build --quiet --release -p kokoro-engine --bin kokoro-floor
+cargo build --quiet --release -p kokoro-engine --features session-per-slot --bin kokoro-floor
 layouts=(
   "--sharing shared   --slots 1 --threads 1 --concurrency 1"
   "--sharing shared   --slots 2 --threads 1 --concurrency 2"

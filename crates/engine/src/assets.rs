@@ -31,6 +31,8 @@ const VOCAB_FILE: &str = "vocab.json";
 const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.31.1";
 const VOICES_DIR: &str = "voices";
 const JA_DICT_DIR: &str = "ja-dict";
+/// ONNX Runtime's optimised graphs of the models (`graph_cache`).
+const GRAPH_CACHE_DIR: &str = "cache/graphs";
 
 /// The repository's pins (`assets.lock.json`, `files`: path under the assets folder -> SHA-256),
 /// shared with the fetch script so that both check the same bytes.
@@ -163,6 +165,18 @@ impl ModelVariant {
             ModelVariant::Untouched => MODEL_FILE,
         }
     }
+
+    /// The SHA-256 pinned for this model's file: what [`AssetPaths::verify`] checks it against.
+    pub(crate) fn pinned_sha256(self) -> Result<String, EngineError> {
+        pinned_files()?
+            .into_iter()
+            .find(|(path, _)| path == self.file_name())
+            .map(|(_, digest)| digest)
+            .ok_or_else(|| EngineError::AssetCorrupt {
+                path: PathBuf::from("assets.lock.json"),
+                detail: format!("{} is not pinned", self.file_name()),
+            })
+    }
 }
 
 impl std::str::FromStr for ModelVariant {
@@ -213,6 +227,11 @@ impl AssetPaths {
     /// The jpreprocess dictionary that `ja-g2p` reads.
     pub fn ja_dict_dir(&self) -> PathBuf {
         self.root.join(JA_DICT_DIR)
+    }
+
+    /// Where the models' optimised graphs are cached; made by the engine, not fetched.
+    pub fn graph_cache_dir(&self) -> PathBuf {
+        self.root.join(GRAPH_CACHE_DIR)
     }
 
     /// Checks that every asset that loading `model` needs exists and that the pinned ones are
@@ -299,7 +318,7 @@ fn unreadable(path: &Path, error: &std::io::Error) -> EngineError {
     }
 }
 
-fn sha256_hex(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_hex(path: &Path) -> std::io::Result<String> {
     let mut file = fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -318,13 +337,13 @@ fn sha256_hex(path: &Path) -> std::io::Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_support::real_assets;
     use std::io::{Seek, SeekFrom, Write};
 
     /// A scratch assets folder: symbolic links to the real assets, so one file can be replaced.
-    fn linked_copy_of_assets(name: &str) -> (PathBuf, AssetPaths) {
+    pub(crate) fn linked_copy_of_assets(name: &str) -> (PathBuf, AssetPaths) {
         let real = real_assets();
         real.verify(ModelVariant::SpeechWindow)
             .and_then(|()| real.verify(ModelVariant::Untouched))

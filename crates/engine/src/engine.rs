@@ -1,12 +1,13 @@
-//! The engine: verified assets, the vocabulary, the voices and the one model, shared by every pool
-//! and task (`Arc<Engine>`).
+//! The engine: verified assets, the vocabulary, the voices, the one model and the Japanese
+//! analyser, shared by every pool and task (`Arc<Engine>`).
 
 use crate::assets::{AssetPaths, ModelVariant};
 use crate::error::{EngineError, TaskErrorKind};
-use crate::inference::{InferenceLayout, Model, SessionSharing};
+use crate::inference::{Model, SessionSharing};
+use crate::layout::InferenceLayout;
 use crate::vocab::Vocab;
 use crate::voices::VoiceStore;
-use ja_g2p::{G2pError, JaG2p};
+use ja_g2p::{G2pError, JaG2p, UserDictionary};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -36,12 +37,13 @@ impl EngineOptions {
 
 pub struct Engine {
     assets: AssetPaths,
-    model_variant: ModelVariant,
-    layout: InferenceLayout,
-    sharing: SessionSharing,
+    pub(crate) layout: InferenceLayout,
     pub(crate) vocab: Vocab,
     pub(crate) voices: VoiceStore,
     pub(crate) model: Model,
+    /// The Japanese analysers, one per user dictionary in use (`None`: none), each loaded on the
+    /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary).
+    g2p: Mutex<HashMap<Option<UserDictionary>, Arc<JaG2p>>>,
 }
 
 impl Engine {
@@ -91,21 +93,12 @@ impl Engine {
         let model = Model::load(&assets, options.model, options.layout, options.sharing)?;
         Ok(Arc::new(Engine {
             assets,
-            model_variant: options.model,
             layout: options.layout,
-            sharing: options.sharing,
             vocab,
             voices,
             model,
+            g2p: Mutex::new(HashMap::new()),
         }))
-    }
-
-    pub fn assets(&self) -> &AssetPaths {
-        &self.assets
-    }
-
-    pub fn model_variant(&self) -> ModelVariant {
-        self.model_variant
     }
 
     /// Samples the model has returned since this engine was loaded, before trimming: 600 per
@@ -114,23 +107,40 @@ impl Engine {
         self.model.decoded_samples()
     }
 
-    pub fn layout(&self) -> InferenceLayout {
-        self.layout
-    }
-
-    pub fn sharing(&self) -> SessionSharing {
-        self.sharing
-    }
-
     /// Names of the available voices (`<assets>/voices/*.bin`), sorted.
     pub fn voices(&self) -> &[String] {
         self.voices.names()
     }
 
-    /// Japanese text to Kokoro phonemes with this engine's dictionary (loaded on first use).
-    pub fn phonemize(&self, text: &str) -> Result<String, TaskErrorKind> {
-        let g2p = JaG2p::shared(self.assets.ja_dict_dir()).map_err(g2p_error)?;
-        g2p.phonemize(text).map_err(g2p_error)
+    /// Japanese text to Kokoro phonemes with this engine's analyser and the author's `user`
+    /// dictionary (loaded on first use; a failed load is tried again on the next call). The one
+    /// place where the engine calls the G2P.
+    pub fn phonemize(
+        &self,
+        text: &str,
+        user: Option<&UserDictionary>,
+    ) -> Result<String, TaskErrorKind> {
+        self.analyser(user)?.phonemize(text).map_err(g2p_error)
+    }
+
+    fn analyser(&self, user: Option<&UserDictionary>) -> Result<Arc<JaG2p>, TaskErrorKind> {
+        // Held while loading, so that concurrent first calls load the dictionary once.
+        let mut loaded = self
+            .g2p
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = user.cloned();
+        if let Some(g2p) = loaded.get(&key) {
+            return Ok(g2p.clone());
+        }
+        let dict_dir = self.assets.ja_dict_dir();
+        let g2p = match user {
+            Some(user) => JaG2p::with_user_dictionary(dict_dir, user),
+            None => JaG2p::load(dict_dir),
+        };
+        let g2p = Arc::new(g2p.map_err(g2p_error)?);
+        loaded.insert(key, g2p.clone());
+        Ok(g2p)
     }
 }
 
@@ -205,16 +215,14 @@ mod tests {
             model: ModelVariant::SpeechWindow,
             ..options.clone()
         };
-        let speech_window = Engine::shared(&other_model).unwrap();
-        assert!(!Arc::ptr_eq(&first, &speech_window));
-        assert_eq!(speech_window.model_variant(), ModelVariant::SpeechWindow);
+        assert!(!Arc::ptr_eq(&first, &Engine::shared(&other_model).unwrap()));
     }
 
     #[test]
     fn phonemize_uses_the_dictionary_and_reports_empty_text() {
         let engine = crate::test_support::engine();
-        assert_eq!(engine.phonemize("食べる").unwrap(), "tabeɾɯ");
-        assert_eq!(engine.phonemize("  "), Err(TaskErrorKind::EmptyText));
+        assert_eq!(engine.phonemize("食べる", None).unwrap(), "tabeɾɯ");
+        assert_eq!(engine.phonemize("  ", None), Err(TaskErrorKind::EmptyText));
         assert!(engine.voices().contains(&"jf_alpha".to_string()));
     }
 }

@@ -2,6 +2,7 @@
 //! call was refused as a whole (configuration, task ids, a second run). [`TaskError`]: one task
 //! failed; the others go on.
 
+use crate::job::Stage;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,12 +66,34 @@ pub enum TaskErrorKind {
     Phonemize { cause: String },
     #[error("inference failed: {cause}")]
     Inference { cause: String },
-    #[error("timed out after {} ms; the inference run was terminated", after.as_millis())]
-    TimedOut { after: Duration },
+    #[error("timed out after {} ms while {during}", after.as_millis())]
+    TimedOut { after: Duration, during: Stage },
     #[error("cancelled")]
     Cancelled,
     #[error("internal error: {cause}")]
     Internal { cause: String },
+}
+
+impl TaskErrorKind {
+    /// A stable name for the cause, for callers to branch on; the message is for people and may
+    /// change. Each code is listed in `index.d.ts`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TaskErrorKind::EmptyText => "EmptyText",
+            TaskErrorKind::NothingSpeakable { .. } => "NothingSpeakable",
+            TaskErrorKind::InvalidSpeed { .. } => "SpeedOutOfRange",
+            TaskErrorKind::UnknownVoice { .. } => "UnknownVoice",
+            TaskErrorKind::VoiceUnusable { .. } => "VoiceUnusable",
+            TaskErrorKind::EmptyOutputPath => "EmptyOutputPath",
+            TaskErrorKind::DuplicateOutputPath { .. } => "DuplicateOutputPath",
+            TaskErrorKind::Output { .. } => "WriteFailed",
+            TaskErrorKind::Phonemize { .. } => "PhonemizeFailed",
+            TaskErrorKind::Inference { .. } => "InferenceFailed",
+            TaskErrorKind::TimedOut { .. } => "Timeout",
+            TaskErrorKind::Cancelled => "Cancelled",
+            TaskErrorKind::Internal { .. } => "Internal",
+        }
+    }
 }
 
 /// One task's failure: which task, and why.

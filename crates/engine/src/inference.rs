@@ -33,57 +33,21 @@
 
 use crate::assets::{AssetPaths, ModelVariant};
 use crate::error::EngineError;
+use crate::graph_cache;
+use crate::layout::InferenceLayout;
 use crate::voices::STYLE_WIDTH;
 use ort::AsPointer;
 use ort::environment::Environment;
+use ort::session::builder::SessionBuilder;
 use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
 use std::ffi::CStr;
 use std::ptr::null_mut;
+#[cfg(feature = "session-per-slot")]
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Upper bound for slots and threads: far beyond any machine this runs on, low enough to catch typos.
-const MAX_LAYOUT_VALUE: usize = 1024;
-/// Concurrent runs the automatic layout allows at most: each run in flight holds its own
-/// activations (hundreds of MiB for a long chunk), so wider machines get more threads per run.
-const MAX_AUTOMATIC_SLOTS: usize = 8;
-
-/// How inference is spread over the CPU: `slots` runs at once, each with `threads_per_slot`
-/// intra-op threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct InferenceLayout {
-    pub slots: usize,
-    pub threads_per_slot: usize,
-}
-
-impl InferenceLayout {
-    /// One slot per core (at most 8) with the cores shared out as threads: on 2 cores, 2 runs of one
-    /// thread each beat one run of 2 threads by ~18%.
-    pub fn automatic() -> InferenceLayout {
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        let slots = cores.min(MAX_AUTOMATIC_SLOTS);
-        InferenceLayout {
-            slots,
-            threads_per_slot: (cores / slots).max(1),
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), EngineError> {
-        for (name, value) in [
-            ("slots", self.slots),
-            ("threads per slot", self.threads_per_slot),
-        ] {
-            if !(1..=MAX_LAYOUT_VALUE).contains(&value) {
-                return Err(EngineError::InvalidLayout(format!(
-                    "{name} is {value}; use a whole number from 1 to {MAX_LAYOUT_VALUE}"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// How the slots share the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -93,7 +57,8 @@ pub enum SessionSharing {
     #[default]
     SharedSession,
     /// One session per slot, sharing prepacked weights (`PrepackedWeights`); kept so that
-    /// `kokoro-floor` can measure it against the chosen layout.
+    /// `kokoro-floor` can measure it against the chosen layout (cargo feature `session-per-slot`).
+    #[cfg(feature = "session-per-slot")]
     SessionPerSlot,
 }
 
@@ -145,6 +110,7 @@ pub(crate) struct InferenceSlot {
 
 enum Sessions {
     Shared(Session),
+    #[cfg(feature = "session-per-slot")]
     PerSlot(Vec<Mutex<Session>>),
 }
 
@@ -184,29 +150,35 @@ impl Model {
         layout.validate()?;
         let environment = environment(paths)?;
         let model_path = paths.model(variant);
+        #[cfg(feature = "session-per-slot")]
         let prepacked = ort::session::builder::PrepackedWeights::new();
         let new_session = || -> Result<Session, EngineError> {
-            let build = || -> ort::Result<Session> {
-                let mut builder = Session::builder(environment)?
+            let configure = || -> ort::Result<SessionBuilder> {
+                let builder = Session::builder(environment)?
                     .with_intra_threads(intra_op_threads(layout, sharing))?
                     .with_inter_threads(1)?
                     // Spinning threads steal CPU from concurrent runs: 10-25% less CPU, same wall time.
                     .with_intra_op_spinning(false)?;
-                if sharing == SessionSharing::SessionPerSlot {
-                    builder = builder.with_prepacked_weights(&prepacked)?;
-                }
-                builder.commit_from_file(&model_path)
+                #[cfg(feature = "session-per-slot")]
+                let builder = if sharing == SessionSharing::SessionPerSlot {
+                    builder.with_prepacked_weights(&prepacked)?
+                } else {
+                    builder
+                };
+                Ok(builder)
             };
             let model_error = |cause: String| EngineError::ModelLoad {
                 path: model_path.clone(),
                 cause,
             };
-            let session = build().map_err(|error| model_error(error.to_string()))?;
+            let builder = configure().map_err(|error| model_error(error.to_string()))?;
+            let session = graph_cache::commit(builder, paths, variant)?;
             check_signature(&session).map_err(model_error)?;
             Ok(session)
         };
         let sessions = match sharing {
             SessionSharing::SharedSession => Sessions::Shared(new_session()?),
+            #[cfg(feature = "session-per-slot")]
             SessionSharing::SessionPerSlot => Sessions::PerSlot(
                 (0..layout.slots)
                     .map(|_| new_session().map(Mutex::new))
@@ -263,6 +235,7 @@ impl Model {
         let inputs = [tokens.ptr(), style.ptr(), speed.ptr()];
         let audio = match &self.sessions {
             Sessions::Shared(session) => run_session(session, &inputs, &stop.options),
+            #[cfg(feature = "session-per-slot")]
             Sessions::PerSlot(sessions) => {
                 // Slots and sessions are equal in number, so a slot holder always finds a free session.
                 let session = sessions
@@ -284,6 +257,7 @@ impl Model {
 fn intra_op_threads(layout: InferenceLayout, sharing: SessionSharing) -> usize {
     match sharing {
         SessionSharing::SharedSession => layout.slots * (layout.threads_per_slot - 1) + 1,
+        #[cfg(feature = "session-per-slot")]
         SessionSharing::SessionPerSlot => layout.threads_per_slot,
     }
 }
@@ -396,6 +370,7 @@ mod tests {
             9,
             "8 callers + 8 pool threads"
         );
+        #[cfg(feature = "session-per-slot")]
         assert_eq!(intra_op_threads(wide, SessionSharing::SessionPerSlot), 2);
         let narrow = InferenceLayout {
             slots: 2,
@@ -406,26 +381,5 @@ mod tests {
             1,
             "callers only"
         );
-    }
-
-    #[test]
-    fn layout_validation_names_the_bad_value() {
-        assert!(InferenceLayout::automatic().validate().is_ok());
-        let message = InferenceLayout {
-            slots: 0,
-            threads_per_slot: 1,
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
-        assert!(message.contains("slots is 0"), "{message}");
-        let message = InferenceLayout {
-            slots: 1,
-            threads_per_slot: 5000,
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
-        assert!(message.contains("threads per slot is 5000"), "{message}");
     }
 }

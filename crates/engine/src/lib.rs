@@ -2,13 +2,18 @@
 //!
 //! Where things happen, in the order a task meets them:
 //! - [`task`]: where a task enters: [`Task`], the checks made when it is queued, [`TaskOutcome`].
-//! - [`scheduler`]: where it waits and runs: [`Pool`] (queue, concurrency, timeout, cancel,
-//!   progress events, live counters) and [`Batch`].
+//! - [`scheduler`]: where it waits: [`Pool`] (queue, concurrency, cancel, progress events, live
+//!   counters) and [`Batch`], one run of the queue.
+//! - [`job`]: where it runs, stage by stage: prepare → wait for a slot → infer → write, under
+//!   its timeout and the run's cancel.
 //! - [`synthesis`]: where text becomes phonemes (the `ja-g2p` crate), is cut into chunks of at
 //!   most 510 tokens, and each chunk becomes audio.
 //! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
-//!   the measured choice of layout is documented there.
-//! - [`audio`]: silence trimming and joining chunks; [`wav`]: where audio is written (atomically).
+//!   the measured choice of session sharing is documented there. [`layout`]: slots × threads,
+//!   and the policy that fills the cores. `graph_cache` keeps ONNX Runtime's optimised graph of
+//!   the model in the assets folder, so that a session starts in well under a second.
+//! - [`audio`]: silence trimming and joining chunks; [`wav`]: the WAV format (encoding, the
+//!   completeness check); [`output`]: where files are written (atomically and durably).
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
 //!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
@@ -36,7 +41,11 @@ pub mod assets;
 pub mod audio;
 pub mod engine;
 pub mod error;
+mod graph_cache;
 pub mod inference;
+pub mod job;
+pub mod layout;
+pub mod output;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
@@ -51,9 +60,11 @@ pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant, locate};
 pub use audio::SAMPLE_RATE;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
-pub use inference::{InferenceLayout, SessionSharing};
+pub use inference::SessionSharing;
+pub use job::Stage;
+pub use layout::{InferenceLayout, available_cores};
 pub use scheduler::{
-    Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunReport, TaskReport, TaskStatus,
+    Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunCanceller, RunReport, TaskReport,
 };
 pub use synthesis::SPEED_RANGE;
-pub use task::{Task, TaskOutcome, check_ids};
+pub use task::{Task, TaskOutcome, TaskStatus, check_ids};

@@ -7,6 +7,7 @@ use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
 use crate::vocab::{MAX_TOKENS, Vocab};
 use crate::voices::Voice;
+use ja_g2p::UserDictionary;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ pub(crate) struct SpeechRequest<'a> {
     pub(crate) phonemes: Option<&'a str>,
     pub(crate) voice: &'a str,
     pub(crate) speed: f32,
+    /// The author's readings the G2P uses.
+    pub(crate) user_dictionary: Option<&'a UserDictionary>,
 }
 
 /// A task ready for inference: its phonemes, cut into model-sized token chunks.
@@ -53,7 +56,7 @@ pub(crate) fn prepare(
         .filter(|given| !given.is_empty())
     {
         Some(given) => given.to_string(),
-        None => engine.phonemize(request.text)?,
+        None => engine.phonemize(request.text, request.user_dictionary)?,
     };
     // A chunk of only spaces and punctuation would come out as noise: leave it out.
     let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
@@ -94,12 +97,39 @@ pub(crate) fn synthesize(
     Ok(join_chunks(&trimmed_chunks))
 }
 
+/// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
+#[cfg(test)]
+pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
+    let request = SpeechRequest {
+        text: "",
+        phonemes: Some(phonemes),
+        voice: "jf_alpha",
+        speed: 1.0,
+        user_dictionary: None,
+    };
+    let prepared = prepare(engine, &request).unwrap();
+    let [token_ids] = prepared.chunks.as_slice() else {
+        panic!("{phonemes:?} is one chunk");
+    };
+    let slot = engine.model.acquire_slot().await.unwrap();
+    engine
+        .model
+        .run(
+            &slot,
+            Vocab::padded(token_ids),
+            prepared.voice.style_for(token_ids.len()),
+            prepared.speed,
+            &RunStop::new().unwrap(),
+        )
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::assets::ModelVariant;
     use crate::engine::EngineOptions;
-    use crate::inference::InferenceLayout;
+    use crate::layout::InferenceLayout;
     use crate::test_support::{LONG_PHONEMES, SHORT_PHONEMES, engine};
 
     fn request(phonemes: &str) -> SpeechRequest<'_> {
@@ -108,6 +138,7 @@ mod tests {
             phonemes: Some(phonemes),
             voice: "jf_alpha",
             speed: 1.0,
+            user_dictionary: None,
         }
     }
 
@@ -145,21 +176,7 @@ mod tests {
 
     /// (samples the model returned, samples kept after trimming) for a one-chunk request.
     async fn raw_and_trimmed_samples(engine: &Engine, phonemes: &str) -> (usize, usize) {
-        let prepared = prepare(engine, &request(phonemes)).unwrap();
-        let [token_ids] = prepared.chunks.as_slice() else {
-            panic!("{phonemes:?} is one chunk");
-        };
-        let slot = engine.model.acquire_slot().await.unwrap();
-        let audio = engine
-            .model
-            .run(
-                &slot,
-                Vocab::padded(token_ids),
-                prepared.voice.style_for(token_ids.len()),
-                prepared.speed,
-                &RunStop::new().unwrap(),
-            )
-            .unwrap();
+        let audio = raw_audio(engine, phonemes).await;
         (audio.len(), trim_silence(&audio).len())
     }
 
@@ -167,8 +184,7 @@ mod tests {
     /// if the transformation stops applying, its count goes back to the untouched one.
     #[tokio::test]
     async fn the_speech_window_model_decodes_fewer_frames_for_the_same_speech() {
-        let untouched = engine();
-        assert_eq!(untouched.model_variant(), ModelVariant::Untouched);
+        let untouched = engine(); // the test engine loads the default, untouched model
         let speech_window = Engine::shared(&EngineOptions {
             model: ModelVariant::SpeechWindow,
             layout: InferenceLayout {

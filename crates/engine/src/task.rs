@@ -1,5 +1,5 @@
-//! Where a task enters: what a caller asks for ([`Task`]), the checks made when it is queued, and
-//! what comes out ([`TaskOutcome`]).
+//! Where a task enters: what a caller asks for ([`Task`]), the checks made when it is queued
+//! ([`TaskQueue`]), and how it ends ([`TaskOutcome`], [`TaskStatus`]).
 //!
 //! A problem that concerns the whole call (an empty or duplicate id) refuses the call
 //! ([`PoolError`]). A problem of one task (empty text, bad speed, unknown voice, an output path
@@ -32,33 +32,58 @@ pub struct Task {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     Generated {
-        output_path: PathBuf,
         duration_seconds: f64,
         phonemes: String,
+        /// Why the output that was there before was not kept (it was not a complete file).
+        replaced_invalid_output: Option<String>,
     },
-    /// The output existed already and the pool skips existing outputs.
-    Skipped {
-        output_path: PathBuf,
-    },
-    Failed {
-        error: TaskError,
-    },
+    /// A complete output was there already and the pool skips existing outputs.
+    Skipped,
+    /// Nothing was written: the task failed, was cancelled or timed out, as its error's kind says
+    /// ([`TaskOutcome::status`]).
+    Failed { error: TaskError },
 }
 
-/// A task accepted into the queue, with its voice resolved and any problem found on the way in.
-#[derive(Debug, Clone)]
-pub(crate) struct QueuedTask {
-    pub(crate) task: Task,
-    pub(crate) voice: String,
-    pub(crate) speed: f32,
-    pub(crate) problem: Option<TaskErrorKind>,
+/// The outcome of a task in one word, as progress events and results report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    Generated,
+    Skipped,
+    Failed,
+    Cancelled,
+    TimedOut,
 }
 
-impl QueuedTask {
-    pub(crate) fn error(&self, kind: TaskErrorKind) -> TaskError {
-        TaskError {
-            task_id: self.task.id.clone(),
-            kind,
+impl TaskStatus {
+    /// The name callers see: `generated`, `skipped`, `failed`, `cancelled`, `timed-out`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Generated => "generated",
+            TaskStatus::Skipped => "skipped",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::TimedOut => "timed-out",
+        }
+    }
+}
+
+impl TaskOutcome {
+    pub fn status(&self) -> TaskStatus {
+        match self {
+            TaskOutcome::Generated { .. } => TaskStatus::Generated,
+            TaskOutcome::Skipped => TaskStatus::Skipped,
+            TaskOutcome::Failed { error } => match error.kind {
+                TaskErrorKind::Cancelled => TaskStatus::Cancelled,
+                TaskErrorKind::TimedOut { .. } => TaskStatus::TimedOut,
+                _ => TaskStatus::Failed,
+            },
+        }
+    }
+
+    pub fn error(&self) -> Option<&TaskError> {
+        match self {
+            TaskOutcome::Failed { error } => Some(error),
+            _ => None,
         }
     }
 }
@@ -80,71 +105,84 @@ pub fn check_ids(is_queued: impl Fn(&str) -> bool, tasks: &[Task]) -> Result<(),
     Ok(())
 }
 
-/// Checks a call's tasks against each other and against those already `queued`. All or nothing:
-/// on an id problem nothing is queued.
-pub(crate) fn check_tasks(
-    engine: &Engine,
-    default_voice: &str,
-    queued: &[QueuedTask],
-    tasks: Vec<Task>,
-) -> Result<Vec<QueuedTask>, PoolError> {
-    let queued_ids: HashSet<&str> = queued
-        .iter()
-        .map(|queued| queued.task.id.as_str())
-        .collect();
-    check_ids(|id| queued_ids.contains(id), &tasks)?;
-    let mut output_owners: HashMap<PathBuf, String> = queued
-        .iter()
-        .map(|queued| (queued.task.output_path.clone(), queued.task.id.clone()))
-        .collect();
-    Ok(tasks
-        .into_iter()
-        .map(|task| {
-            let voice = task
-                .voice
-                .clone()
-                .unwrap_or_else(|| default_voice.to_string());
-            let speed = task.speed.unwrap_or(1.0);
-            let problem = task_problem(engine, &task, &voice, speed, &mut output_owners);
-            QueuedTask {
-                task,
-                voice,
-                speed,
-                problem,
-            }
-        })
-        .collect())
+/// A task accepted into the queue, with any problem found on the way in. Boxed: most tasks have
+/// none, and a queue of 100,000 tasks should not pay for the largest error inline.
+#[derive(Debug)]
+pub(crate) struct QueuedTask {
+    pub(crate) task: Task,
+    pub(crate) problem: Option<Box<TaskErrorKind>>,
 }
 
-fn task_problem(
-    engine: &Engine,
-    task: &Task,
-    voice: &str,
-    speed: f32,
-    output_owners: &mut HashMap<PathBuf, String>,
-) -> Option<TaskErrorKind> {
-    let has_phonemes = task
-        .phonemes
-        .as_deref()
-        .is_some_and(|phonemes| !phonemes.trim().is_empty());
-    if !has_phonemes && task.text.trim().is_empty() {
-        return Some(TaskErrorKind::EmptyText);
+/// The tasks waiting for the next run, with the id and output-path indexes that make adding
+/// tasks cost O(tasks added), whatever the queue's length.
+#[derive(Debug, Default)]
+pub(crate) struct TaskQueue {
+    tasks: Vec<QueuedTask>,
+    ids: HashSet<String>,
+    /// Output path → index in `tasks` of the task that writes it.
+    output_owners: HashMap<PathBuf, usize>,
+}
+
+impl TaskQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.tasks.len()
     }
-    if let Err(problem) = check_speed(speed) {
-        return Some(problem);
+
+    /// Checks `tasks` against each other and against the queue, and queues them. All or
+    /// nothing: on an id problem nothing is queued.
+    pub(crate) fn add(
+        &mut self,
+        engine: &Engine,
+        default_voice: &str,
+        tasks: Vec<Task>,
+    ) -> Result<(), PoolError> {
+        check_ids(|id| self.ids.contains(id), &tasks)?;
+        self.tasks.reserve(tasks.len());
+        self.ids.reserve(tasks.len());
+        for task in tasks {
+            let problem = self.problem(engine, default_voice, &task).map(Box::new);
+            if problem.is_none() {
+                self.output_owners
+                    .insert(task.output_path.clone(), self.tasks.len());
+            }
+            self.ids.insert(task.id.clone());
+            self.tasks.push(QueuedTask { task, problem });
+        }
+        Ok(())
     }
-    if !engine.voices.contains(voice) {
-        return Some(engine.voices.unknown(voice));
+
+    /// Takes every queued task, in the order added, for a run.
+    pub(crate) fn take(&mut self) -> Vec<QueuedTask> {
+        self.ids = HashSet::new();
+        self.output_owners = HashMap::new();
+        std::mem::take(&mut self.tasks)
     }
-    if task.output_path.as_os_str().is_empty() {
-        return Some(TaskErrorKind::EmptyOutputPath);
+
+    /// The first check `task` fails, in the documented order: text, speed, voice, output path.
+    fn problem(&self, engine: &Engine, default_voice: &str, task: &Task) -> Option<TaskErrorKind> {
+        let has_phonemes = task
+            .phonemes
+            .as_deref()
+            .is_some_and(|phonemes| !phonemes.trim().is_empty());
+        if !has_phonemes && task.text.trim().is_empty() {
+            return Some(TaskErrorKind::EmptyText);
+        }
+        if let Err(problem) = check_speed(task.speed.unwrap_or(1.0)) {
+            return Some(problem);
+        }
+        let voice = task.voice.as_deref().unwrap_or(default_voice);
+        if !engine.voices.contains(voice) {
+            return Some(engine.voices.unknown(voice));
+        }
+        if task.output_path.as_os_str().is_empty() {
+            return Some(TaskErrorKind::EmptyOutputPath);
+        }
+        if let Some(&owner) = self.output_owners.get(&task.output_path) {
+            return Some(TaskErrorKind::DuplicateOutputPath {
+                path: task.output_path.clone(),
+                other_task: self.tasks[owner].task.id.clone(),
+            });
+        }
+        None
     }
-    if let Some(other_task) = output_owners.get(&task.output_path) {
-        return Some(TaskErrorKind::DuplicateOutputPath {
-            path: task.output_path.clone(),
-            other_task: other_task.clone(),
-        });
-    }
-    output_owners.insert(task.output_path.clone(), task.id.clone());
-    None
 }

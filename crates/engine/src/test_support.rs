@@ -2,7 +2,8 @@
 
 use crate::assets::{AssetPaths, ModelVariant, locate};
 use crate::engine::{Engine, EngineOptions};
-use crate::inference::{InferenceLayout, SessionSharing};
+use crate::inference::SessionSharing;
+use crate::layout::InferenceLayout;
 use crate::task::Task;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -63,3 +64,33 @@ pub(crate) const SHORT_PHONEMES: &str = "tabeɾɯ";
 
 /// A 377-phoneme story sentence: about 25 s of audio, many seconds of inference.
 pub(crate) const LONG_PHONEMES: &str = "mɯkaɕimɯkaɕi, aɾɯ jama no okɯ ɲi ʨiːsana mɯɾa ɡa aɾʲimaɕita. sono mɯɾa ɲi βa, maiasa hajakɯ okʲite hatake o taɡajaɕi, jɯːɡata ɲi naɾɯto kodomo taʨi ɲi mɯkaɕibanaɕi o kʲika sete kɯɾeɾɯ, jasaɕii oʥiːsaɴ ɡa sɨnde i maɕita. aɾɯçi, oʥiːsaɴ βa moɾʲi no naka de ɸɯɕiɡʲi na çikaɾʲi o mʲiʦɨke, sono çikaɾʲi ɲi mʲiʨibʲikaɾeɾɯ joː ɲi, daɾe mo ɕiɾanai ɸɯɾɯi ʥiɲʥa e to tadoɾʲiʦɨkʲi maɕita.";
+
+pub(crate) fn rms(audio: &[f32]) -> f64 {
+    (audio.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / audio.len().max(1) as f64).sqrt()
+}
+
+/// Mean level in dB of 48 bands of 250 Hz (0-12 kHz) over 1024-sample Hann frames: a coarse
+/// spectrum, computed by direct DFT at each band's centre.
+pub(crate) fn band_levels_db(audio: &[f32]) -> Vec<f64> {
+    const FRAME: usize = 1024;
+    const BANDS: usize = 48;
+    let mut power = vec![0.0f64; BANDS];
+    let frames: Vec<&[f32]> = audio.chunks_exact(FRAME).collect();
+    for frame in &frames {
+        for (band, band_power) in power.iter_mut().enumerate() {
+            let frequency = (band as f64 + 0.5) * 250.0 / f64::from(crate::audio::SAMPLE_RATE);
+            let (mut re, mut im) = (0.0, 0.0);
+            for (i, &x) in frame.iter().enumerate() {
+                let hann = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / FRAME as f64).cos();
+                let phase = std::f64::consts::TAU * frequency * i as f64;
+                re += f64::from(x) * hann * phase.cos();
+                im -= f64::from(x) * hann * phase.sin();
+            }
+            *band_power += re * re + im * im;
+        }
+    }
+    power
+        .iter()
+        .map(|&p| 10.0 * (p / frames.len().max(1) as f64 + 1e-12).log10())
+        .collect()
+}

@@ -1,168 +1,65 @@
-//! Where audio is written: 24 kHz mono 16-bit WAV, into a temporary file beside the output that is
-//! renamed over it when complete, so a reader never sees half a file.
-//!
-//! The temporary file is created when the task starts, before any inference: a missing parent folder
-//! is created then (course folders are made on demand), and an unwritable place fails the task at
-//! once with the operating system's reason instead of after seconds of inference.
+//! The WAV format: 24 kHz mono 16-bit PCM. [`encode`] makes the bytes (written by
+//! `output::write_atomically`); [`check_complete`] decides whether a WAV file on disk is whole.
 
 use crate::audio::SAMPLE_RATE;
-use crate::error::TaskErrorKind;
-use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::fs::File;
+use std::io::{BufReader, Cursor, Seek};
+use std::path::Path;
 
-/// A WAV output being produced. Dropped before [`PendingWav::commit`], it removes its temporary file.
-#[derive(Debug)]
-pub(crate) struct PendingWav {
-    output_path: PathBuf,
-    temp_path: PathBuf,
-    file: Option<File>,
-}
-
-impl PendingWav {
-    /// Creates the parent folder if needed and a fresh temporary file next to `output_path`.
-    pub(crate) fn create(output_path: &Path) -> Result<PendingWav, TaskErrorKind> {
-        let output_error = |cause: String| TaskErrorKind::Output {
-            path: output_path.to_path_buf(),
-            cause,
-        };
-        let file_name = output_path
-            .file_name()
-            .ok_or_else(|| output_error("the path does not end in a file name".into()))?;
-        if output_path.is_dir() {
-            return Err(output_error("it is a directory".into()));
-        }
-        let parent = output_path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::create_dir_all(parent)
-            .map_err(|error| output_error(format!("cannot create its folder: {error}")))?;
-        remove_stale_temp_files(parent);
-        static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
-        let temp_name = format!(
-            ".{}.{}-{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id(),
-            NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
-        );
-        let temp_path = parent.join(temp_name);
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)
-            .map_err(|error| output_error(error.to_string()))?;
-        Ok(PendingWav {
-            output_path: output_path.to_path_buf(),
-            temp_path,
-            file: Some(file),
-        })
-    }
-
-    /// Writes `samples` (clamped to [-1, 1], scaled to 16 bits) and renames the file into place.
-    pub(crate) fn commit(mut self, samples: &[f32]) -> Result<(), TaskErrorKind> {
-        let output_error = |cause: String| TaskErrorKind::Output {
-            path: self.output_path.clone(),
-            cause,
-        };
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| output_error("the temporary file is gone".into()))?;
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: SAMPLE_RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut writer = hound::WavWriter::new(BufWriter::new(file), spec)
-            .map_err(|error| output_error(error.to_string()))?;
-        let mut samples_writer = writer.get_i16_writer(samples.len() as u32);
-        for &sample in samples {
-            // Truncation toward zero, as numpy's astype(int16) in the reference.
-            samples_writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16);
-        }
-        samples_writer
-            .flush()
-            .map_err(|error| output_error(error.to_string()))?;
-        writer
-            .finalize()
-            .map_err(|error| output_error(error.to_string()))?;
-        fs::rename(&self.temp_path, &self.output_path)
-            .map_err(|error| output_error(error.to_string()))?;
-        self.temp_path = PathBuf::new();
-        Ok(())
-    }
-}
-
-/// Removes, once per folder and process, the temporary files of processes that are gone: a process
-/// killed while writing (SIGKILL, power loss) leaves its `.<name>.<pid>-<n>.tmp` files behind, and
-/// the rerun that writes into the same folder clears them. Files of live processes are left alone.
-fn remove_stale_temp_files(folder: &Path) {
-    static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let processes = Path::new("/proc");
-    if !processes.join("self").exists() {
-        return; // cannot tell live processes from dead ones
-    }
-    if !SWEPT
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(folder.to_path_buf())
-    {
-        return;
-    }
-    let Ok(entries) = fs::read_dir(folder) else {
-        return;
+/// The WAV bytes of `samples` (clamped to [-1, 1], scaled to 16 bits).
+pub(crate) fn encode(samples: &[f32]) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
     };
-    for entry in entries.flatten() {
-        let pid = entry.file_name().to_str().and_then(temp_file_pid);
-        if pid.is_some_and(|pid| !processes.join(pid.to_string()).exists()) {
-            let _ = fs::remove_file(entry.path());
-        }
+    let mut bytes = Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    // Writing into memory cannot fail; the expects name the invariant.
+    let mut writer = hound::WavWriter::new(&mut bytes, spec).expect("a WAV header fits in memory");
+    let mut samples_writer = writer.get_i16_writer(samples.len() as u32);
+    for &sample in samples {
+        // Truncation toward zero, as numpy's astype(int16) in the reference.
+        samples_writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16);
     }
+    samples_writer.flush().expect("WAV samples fit in memory");
+    writer.finalize().expect("a WAV header fits in memory");
+    bytes.into_inner()
 }
 
-/// The process id in a temporary file name `.<output name>.<pid>-<n>.tmp`.
-fn temp_file_pid(name: &str) -> Option<u32> {
-    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (_, pid_and_count) = inner.rsplit_once('.')?;
-    let (pid, count) = pid_and_count.split_once('-')?;
-    count.parse::<u64>().ok()?;
-    pid.parse().ok()
-}
-
-impl Drop for PendingWav {
-    fn drop(&mut self) {
-        if !self.temp_path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.temp_path);
-        }
+/// `Ok` when the file at `path` is a WAV whose header parses, that holds audio, and whose data is
+/// as long as its header says; otherwise why not.
+pub(crate) fn check_complete(path: &Path) -> Result<(), String> {
+    let file = File::open(path).map_err(|error| error.to_string())?;
+    let file_length = file.metadata().map_err(|error| error.to_string())?.len();
+    let reader = hound::WavReader::new(BufReader::new(file))
+        .map_err(|error| format!("not a complete WAV file ({error})"))?;
+    let sample_count = u64::from(reader.len());
+    if sample_count == 0 {
+        return Err("a WAV file without audio".into());
     }
+    let bytes_per_sample = u64::from(reader.spec().bits_per_sample).div_ceil(8);
+    let data_start = reader
+        .into_inner()
+        .stream_position()
+        .map_err(|error| error.to_string())?;
+    let data_end = data_start + sample_count * bytes_per_sample;
+    if file_length < data_end {
+        return Err(format!(
+            "a WAV file cut short: {file_length} bytes where its header promises {data_end}"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("kokoro-engine-wav-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
-    }
-
     #[test]
-    fn writes_a_24khz_mono_16bit_wav_into_a_new_folder() {
-        let dir = scratch_dir("write");
-        let output = dir.join("nested/folder/word.wav");
+    fn encodes_24khz_mono_16bit() {
         let samples: Vec<f32> = (0..24_000).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
-        PendingWav::create(&output)
-            .unwrap()
-            .commit(&samples)
-            .unwrap();
-        let reader = hound::WavReader::open(&output).unwrap();
+        let reader = hound::WavReader::new(Cursor::new(encode(&samples))).unwrap();
         let spec = reader.spec();
         assert_eq!(
             (spec.channels, spec.sample_rate, spec.bits_per_sample),
@@ -172,82 +69,15 @@ mod tests {
         assert_eq!(reader.duration(), 24_000);
         let read: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
         assert_eq!(read[10], (samples[10] * 32767.0) as i16);
-        let leftovers: Vec<_> = fs::read_dir(output.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "only the WAV remains: {leftovers:?}");
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn out_of_range_samples_are_clamped() {
-        let dir = scratch_dir("clamp");
-        let output = dir.join("loud.wav");
-        PendingWav::create(&output)
-            .unwrap()
-            .commit(&[2.0, -3.0, f32::NAN])
-            .unwrap();
-        let read: Vec<i16> = hound::WavReader::open(&output)
+        let read: Vec<i16> = hound::WavReader::new(Cursor::new(encode(&[2.0, -3.0, f32::NAN])))
             .unwrap()
             .into_samples::<i16>()
             .map(Result::unwrap)
             .collect();
         assert_eq!(read, vec![32767, -32767, 0]);
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn an_abandoned_output_leaves_no_temporary_file() {
-        let dir = scratch_dir("abandon");
-        let output = dir.join("never.wav");
-        drop(PendingWav::create(&output).unwrap());
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
-        assert!(!output.exists());
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn temporary_files_of_dead_processes_are_removed_when_the_folder_is_next_written() {
-        let dir = scratch_dir("stale");
-        fs::create_dir_all(&dir).unwrap();
-        let mut finished = std::process::Command::new("true").spawn().unwrap();
-        finished.wait().unwrap();
-        let dead = format!(".killed.wav.{}-3.tmp", finished.id());
-        let ours = format!(".running.wav.{}-7.tmp", std::process::id());
-        let other_live = ".init.wav.1-0.tmp";
-        for name in [dead.as_str(), &ours, other_live, "notes.tmp", "kept.wav"] {
-            fs::write(dir.join(name), b"").unwrap();
-        }
-        PendingWav::create(&dir.join("new.wav"))
-            .unwrap()
-            .commit(&[0.0])
-            .unwrap();
-        let mut left: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [other_live, &ours, "kept.wav", "new.wav", "notes.tmp"],
-            "only the dead process's temporary file is gone"
-        );
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn unwritable_places_fail_with_the_os_reason() {
-        let dir = scratch_dir("unwritable");
-        fs::create_dir_all(&dir).unwrap();
-        let blocker = dir.join("a-file");
-        fs::write(&blocker, b"x").unwrap();
-        let message = PendingWav::create(&blocker.join("child.wav"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("child.wav") && message.contains("cannot create its folder"),
-            "{message}"
-        );
-        let message = PendingWav::create(&dir).unwrap_err().to_string();
-        assert!(message.contains("is a directory"), "{message}");
-        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! Random task lists through `Pool::add_tasks` and a run: never a panic or a hang, and every task
 //! ends in exactly the outcome the checks promise (docs/reliability.md, "Fuzzing"). Every output
-//! that passes the checks exists beforehand and is skipped, so no inference runs and a case takes
+//! that passes the checks exists beforehand as a complete WAV and is skipped, so no inference runs and a case takes
 //! milliseconds. 256 cases (proptest's default); longer: `PROPTEST_CASES=20000 cargo test --release
 //! -p kokoro-engine --test task_validation_robustness`.
 
@@ -30,6 +30,13 @@ fn engine() -> Arc<Engine> {
         })
         .clone()
 }
+
+/// A complete 24 kHz mono 16-bit WAV of one sample: what the pool skips.
+const ONE_SAMPLE_WAV: &[u8] = &[
+    b'R', b'I', b'F', b'F', 38, 0, 0, 0, b'W', b'A', b'V', b'E', b'f', b'm', b't', b' ', 16, 0, 0,
+    0, 1, 0, 1, 0, 0xC0, 0x5D, 0, 0, 0x80, 0xBB, 0, 0, 2, 0, 16, 0, b'd', b'a', b't', b'a', 2, 0,
+    0, 0, 0x10, 0,
+];
 
 /// Where a random task writes, made concrete inside the case's own scratch folder.
 #[derive(Debug, Clone)]
@@ -203,9 +210,10 @@ fn check_case(random_tasks: Vec<RandomTask>) -> Result<(), TestCaseError> {
                     let path: PathBuf = components
                         .iter()
                         .fold(scratch.clone(), |path, c| path.join(c));
-                    // Where it can be a file, it is one already: the pool skips it, no inference.
+                    // Where it can be a file, it is a complete WAV already: the pool skips it,
+                    // no inference.
                     let _ = std::fs::create_dir_all(path.parent().unwrap())
-                        .and_then(|()| std::fs::File::create(&path));
+                        .and_then(|()| std::fs::write(&path, ONE_SAMPLE_WAV));
                     path
                 }
             };

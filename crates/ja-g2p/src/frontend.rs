@@ -54,6 +54,8 @@ const DEVOICED: char = '’';
 /// A word after OpenJTalk's NJD rules.
 pub struct Word {
     pub surface: String,
+    /// Part of speech as NJD writes it, e.g. `名詞,数,*,*`.
+    pub pos: String,
     /// True for symbols (punctuation, and unknown characters NJD turned into a pause).
     pub is_symbol: bool,
     pub read: String,
@@ -317,7 +319,7 @@ fn restore_loanword_spelling(surface: &str, pronunciation: &str) -> Option<Strin
 }
 
 /// A katakana reading with OpenJTalk's long vowels (オウ, オオ, ウウ, エイ → ー).
-fn reading_to_pronunciation(reading: &str) -> String {
+pub fn reading_to_pronunciation(reading: &str) -> String {
     let mut out = String::with_capacity(reading.len());
     let mut previous_vowel = None;
     let chars: Vec<char> = reading.chars().collect();
@@ -357,6 +359,7 @@ mod tests {
     fn word(surface: &str, read: &str, pron: &str) -> Word {
         Word {
             surface: surface.into(),
+            pos: String::new(),
             is_symbol: false,
             read: read.into(),
             pron: pron.into(),
@@ -414,6 +417,7 @@ mod tests {
         let frontend = Frontend::new();
         let mut words = [Word {
             surface: "鷙".into(),
+            pos: "記号,一般".into(),
             is_symbol: true,
             read: String::new(),
             pron: "、".into(),

