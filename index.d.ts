@@ -14,8 +14,17 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * `concurrency` tasks at once, live progress.
  */
 export declare class AudioWorkerPool {
-  /** Loads (or reuses) the model and checks the options. Throws on a bad option or missing assets. */
+  /**
+   * Checks the options (throws `InvalidArg` on a bad one) and starts loading the model on
+   * another thread: it returns at once. Missing or corrupt assets reject `ready()` and `process()`.
+   */
   constructor(concurrency?: number | undefined | null, options?: PoolOptions | undefined | null)
+  /**
+   * Resolves once the assets are verified and the model is loaded (off the JS thread); rejects
+   * with the reason they could not be (`GenericFailure`, naming the file and
+   * `npx kokoro-pool fetch-assets`). Optional: `process()` waits for the same.
+   */
+  ready(): Promise<void>
   /**
    * Queues tasks. Throws (nothing queued) on an empty or duplicate id; any other problem of a
    * task (empty text, unknown voice, bad speed) becomes that task's error when it runs.
@@ -45,6 +54,13 @@ export declare class AudioWorkerPool {
   getActiveWorkers(): number
 }
 
+/**
+ * The assets folder the pool uses: `assetsDir` if given, else `$KOKORO_POOL_ASSETS`, else the
+ * per-user cache `$XDG_CACHE_HOME/kokoro-pool/<asset-set version>` (or `~/.cache/...`) — inside a
+ * kokoro-pool source checkout, its `assets/` unless the cache exists. Decided at run time.
+ */
+export declare function assetsDir(assetsDir?: string | undefined | null): string
+
 /** One utterance to synthesise into one WAV file. */
 export interface AudioTask {
   /** Unique within the pool; names the task in progress events, results and errors. */
@@ -60,6 +76,13 @@ export interface AudioTask {
   /** Kokoro phonemes to speak instead of the text (bypasses the Japanese G2P). */
   phonemes?: string
 }
+
+/**
+ * Builds the Japanese dictionary (`<assets>/ja-dict`) from the compiled naist-jdic of the
+ * pyopenjtalk-plus wheel, off the JS thread (about 8 s, 700 MB). Used by `fetch-assets`, so that
+ * fetching needs no Rust toolchain. Resolves to a one-line summary.
+ */
+export declare function buildJaDictionary(rawDir: string, outDir: string): Promise<string>
 
 /**
  * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
@@ -89,7 +112,10 @@ export interface PoolOptions {
   skipExisting?: boolean
   /** Voice of the tasks that name none (default `jf_alpha`). */
   defaultVoice?: string
-  /** Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package). */
+  /**
+   * Assets folder (default: `$KOKORO_POOL_ASSETS`, else the per-user cache
+   * `~/.cache/kokoro-pool/<asset-set version>` that `npx kokoro-pool fetch-assets` fills; see `assetsDir()`).
+   */
   assetsDir?: string
   /**
    * Inference runs at once. Default: slots × threads = the cores, at most 8 slots and at most

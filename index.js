@@ -836,5 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.AudioWorkerPool = nativeBinding.AudioWorkerPool
+module.exports.assetsDir = nativeBinding.assetsDir
+module.exports.buildJaDictionary = nativeBinding.buildJaDictionary
 module.exports.phonemize = nativeBinding.phonemize
 module.exports.reading = nativeBinding.reading

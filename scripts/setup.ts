@@ -1,5 +1,6 @@
-// Makes a checkout ready to run: builds the native addon (cargo is a no-op when nothing changed)
-// and fetches the assets (a no-op when they are present and verified). Run by `npm install` and `npm test`.
+// Makes a checkout ready to run: builds the native addon (cargo is a no-op when nothing changed), compiles
+// the package's command to dist/ and fetches the assets with it (a no-op when they are present and verified).
+// Run by `npm install` (prepare: not when kokoro-pool is installed as a dependency) and `npm test`.
 import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 
@@ -19,4 +20,5 @@ if (spawnSync('cargo', ['--version']).status !== 0) {
   process.exit(1)
 }
 step('building the native addon (napi build --platform --release)', 'npx', ['napi', 'build', '--platform', '--release'])
-step('fetching assets', 'npx', ['tsx', 'scripts/fetch-assets.ts'])
+step('compiling the kokoro-pool command to dist/ (tsc)', 'npx', ['tsc', '-p', 'tsconfig.build.json'])
+step('fetching assets', process.execPath, ['dist/scripts/kokoro-pool.js', 'fetch-assets'])

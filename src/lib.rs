@@ -5,16 +5,18 @@
 //! corrupt assets); a failed task never throws: it is an `Error` in that task's result.
 #![deny(clippy::all)]
 
+mod loading;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ja_g2p::UserDictionary;
 use kokoro_engine::{
-    AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
-    PoolConfig, PoolError, ProgressEvent, RunCanceller, RunReport, SessionSharing, Task,
-    TaskOutcome, TaskStatus, available_cores,
+    AssetPaths, EngineError, EngineOptions, InferenceLayout, ModelVariant, PoolConfig, PoolError,
+    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus, available_cores,
 };
+use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
@@ -51,7 +53,8 @@ pub struct PoolOptions {
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
-    /// Assets folder (default `$KOKORO_POOL_ASSETS`, else `assets/` beside this package).
+    /// Assets folder (default: `$KOKORO_POOL_ASSETS`, else the per-user cache
+    /// `~/.cache/kokoro-pool/<asset-set version>` that `npx kokoro-pool fetch-assets` fills; see `assetsDir()`).
     pub assets_dir: Option<String>,
     /// Inference runs at once. Default: slots × threads = the cores, at most 8 slots and at most
     /// `concurrency` (12 cores: 6 × 2; concurrency 4 on 12 cores: 4 × 3). Tasks beyond the slots
@@ -214,12 +217,13 @@ type ProgressCallback = ThreadsafeFunction<Progress, UnknownReturnValue, Progres
 /// `concurrency` tasks at once, live progress.
 #[napi]
 pub struct AudioWorkerPool {
-    pool: Arc<Pool>,
+    pool: Arc<LoadingPool>,
 }
 
 #[napi]
 impl AudioWorkerPool {
-    /// Loads (or reuses) the model and checks the options. Throws on a bad option or missing assets.
+    /// Checks the options (throws `InvalidArg` on a bad one) and starts loading the model on
+    /// another thread: it returns at once. Missing or corrupt assets reject `ready()` and `process()`.
     #[napi(constructor)]
     pub fn new(concurrency: Option<f64>, options: Option<PoolOptions>) -> Result<Self> {
         let options = options.unwrap_or(PoolOptions {
@@ -256,13 +260,13 @@ impl AudioWorkerPool {
                 .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}")))?,
             None => ModelVariant::default(),
         };
-        let engine = Engine::shared(&EngineOptions {
-            assets_dir: options.assets_dir.map(PathBuf::from),
+        layout.validate().map_err(engine_error)?;
+        let engine_options = EngineOptions {
+            assets_dir: resolve_assets_dir(options.assets_dir.as_deref())?,
             model,
             layout,
             sharing: SessionSharing::default(),
-        })
-        .map_err(engine_error)?;
+        };
         let config = PoolConfig {
             concurrency: concurrency as usize,
             timeout: Duration::from_millis(timeout_ms as u64),
@@ -272,10 +276,17 @@ impl AudioWorkerPool {
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
             user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
         };
-        let pool = Pool::new(engine, config).map_err(pool_error)?;
         Ok(AudioWorkerPool {
-            pool: Arc::new(pool),
+            pool: LoadingPool::start(engine_options, config),
         })
+    }
+
+    /// Resolves once the assets are verified and the model is loaded (off the JS thread); rejects
+    /// with the reason they could not be (`GenericFailure`, naming the file and
+    /// `npx kokoro-pool fetch-assets`). Optional: `process()` waits for the same.
+    #[napi]
+    pub async fn ready(&self) -> Result<()> {
+        self.pool.ready().await
     }
 
     /// Queues tasks. Throws (nothing queued) on an empty or duplicate id; any other problem of a
@@ -293,7 +304,7 @@ impl AudioWorkerPool {
                 phonemes: task.phonemes,
             })
             .collect();
-        self.pool.add_tasks(tasks).map(|_| ()).map_err(pool_error)
+        self.pool.add_tasks(tasks)
     }
 
     /// Runs every queued task. Resolves when all have ended, after every progress callback ran
@@ -322,20 +333,20 @@ impl AudioWorkerPool {
             let reason: Unknown = signal.get_named_property("reason")?;
             return Ok(Either::B(PromiseRaw::reject(env, reason)?));
         }
-        let batch = match self.pool.begin() {
-            Ok(batch) => batch,
+        let start = match self.pool.start_run() {
+            Ok(start) => start,
             Err(error) => {
-                let error = pool_error(error);
                 return AsyncBlockBuilder::new(async move { Err::<ProcessResult, _>(error) })
                     .build(env)
                     .map(Either::A);
             }
         };
         let listener = match signal {
-            Some(signal) => Some(AbortListener::add(env, signal, batch.canceller())?),
+            Some(signal) => Some(AbortListener::add(env, signal, start.canceller())?),
             None => None,
         };
         AsyncBlockBuilder::with(async move {
+            let batch = start.batch().await?;
             let acknowledgements = Mutex::new(Vec::new());
             let report = batch
                 .run(|event| {
@@ -412,10 +423,37 @@ fn analyser(options: Option<PhonemizeOptions>) -> Result<Arc<ja_g2p::JaG2p>> {
         user_dictionary: None,
     });
     let dictionary =
-        AssetPaths::resolve(options.assets_dir.as_deref().map(Path::new)).ja_dict_dir();
+        AssetPaths::new(resolve_assets_dir(options.assets_dir.as_deref())?).ja_dict_dir();
     let user = user_dictionary(options.user_dictionary.as_deref())?;
     ja_g2p::JaG2p::shared_with(&dictionary, user.as_ref())
         .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))
+}
+
+/// The assets folder the pool uses: `assetsDir` if given, else `$KOKORO_POOL_ASSETS`, else the
+/// per-user cache `$XDG_CACHE_HOME/kokoro-pool/<asset-set version>` (or `~/.cache/...`) — inside a
+/// kokoro-pool source checkout, its `assets/` unless the cache exists. Decided at run time.
+#[napi]
+pub fn assets_dir(assets_dir: Option<String>) -> Result<String> {
+    Ok(resolve_assets_dir(assets_dir.as_deref())?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// Builds the Japanese dictionary (`<assets>/ja-dict`) from the compiled naist-jdic of the
+/// pyopenjtalk-plus wheel, off the JS thread (about 8 s, 700 MB). Used by `fetch-assets`, so that
+/// fetching needs no Rust toolchain. Resolves to a one-line summary.
+#[napi]
+pub async fn build_ja_dictionary(raw_dir: String, out_dir: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        ja_g2p::dictionary_build::build(Path::new(&raw_dir), Path::new(&out_dir))
+    })
+    .await
+    .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?
+    .map_err(|message| Error::new(Status::GenericFailure, message))
+}
+
+fn resolve_assets_dir(explicit: Option<&str>) -> Result<PathBuf> {
+    kokoro_engine::locate(explicit.map(Path::new)).map_err(engine_error)
 }
 
 fn user_dictionary(path: Option<&str>) -> Result<Option<UserDictionary>> {
@@ -483,7 +521,7 @@ impl AbortListener {
             .map_err(|_| not_a_signal())
     }
 
-    fn add(env: &Env, signal: Object, run: RunCanceller) -> Result<AbortListener> {
+    fn add(env: &Env, signal: Object, run: RunCancel) -> Result<AbortListener> {
         let listener = env.create_function_from_closure("cancelRun", move |_| {
             run.cancel();
             Ok(())
@@ -602,7 +640,7 @@ fn whole_number(name: &str, value: f64, min: f64, max: f64) -> Result<f64> {
     }
 }
 
-fn pool_error(error: PoolError) -> Error {
+pub(crate) fn pool_error(error: PoolError) -> Error {
     let status = match error {
         PoolError::AlreadyProcessing => Status::GenericFailure,
         _ => Status::InvalidArg,
@@ -610,7 +648,7 @@ fn pool_error(error: PoolError) -> Error {
     Error::new(status, error.to_string())
 }
 
-fn engine_error(error: EngineError) -> Error {
+pub(crate) fn engine_error(error: EngineError) -> Error {
     let status = match error {
         EngineError::InvalidLayout(_) => Status::InvalidArg,
         _ => Status::GenericFailure,

@@ -1,7 +1,8 @@
 //! Where the assets live and whether they are intact.
 //!
-//! The folder is, in order: the path the caller gives, `$KOKORO_POOL_ASSETS`, or `<repo>/assets`
-//! (the repository this crate was built in). The files pinned in the repository's
+//! [`locate`] is the one place that decides the folder, at run time (nothing about the build
+//! machine is compiled in, so a `.node` that is copied, packed or prebuilt finds its assets).
+//! The files pinned in the repository's
 //! `assets.lock.json` (models, vocabulary, ONNX Runtime library) are checked against their SHA-256
 //! digests, except the model file that is not loaded; a digest is computed once per
 //! process for each (file, size, modification time), so a second engine on the same folder is free
@@ -19,8 +20,12 @@ use std::time::SystemTime;
 /// Environment variable naming the assets folder.
 pub const ASSETS_ENV: &str = "KOKORO_POOL_ASSETS";
 
+/// Per-user cache folder under `$XDG_CACHE_HOME` (else `~/.cache`), as Playwright and Puppeteer
+/// keep their browsers: `<cache>/kokoro-pool/<asset-set version>`.
+const CACHE_FOLDER: &str = "kokoro-pool";
+
 const MODEL_FILE: &str = "kokoro-v1.0.int8.onnx";
-/// Derived from [`MODEL_FILE`] by `npm run fetch-assets` (`scripts/transform-model/`).
+/// Derived from [`MODEL_FILE`] by `npx kokoro-pool fetch-assets` (`scripts/transform-model/`).
 const SPEECH_WINDOW_MODEL_FILE: &str = "kokoro-v1.0.int8.speech-window.onnx";
 const VOCAB_FILE: &str = "vocab.json";
 const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.31.1";
@@ -33,14 +38,93 @@ const GRAPH_CACHE_DIR: &str = "cache/graphs";
 /// shared with the fetch script so that both check the same bytes.
 const ASSET_LOCK: &str = include_str!("../../../assets.lock.json");
 
-/// (relative path, SHA-256) of every pinned file.
-fn pinned_files() -> Result<Vec<(String, String)>, EngineError> {
-    let lock_error = |detail: String| EngineError::AssetCorrupt {
+fn lock_error(detail: String) -> EngineError {
+    EngineError::AssetCorrupt {
         path: PathBuf::from("assets.lock.json"),
         detail,
+    }
+}
+
+fn asset_lock() -> Result<serde_json::Value, EngineError> {
+    serde_json::from_str(ASSET_LOCK).map_err(|error| lock_error(error.to_string()))
+}
+
+/// The version of the pinned asset set (`assets.lock.json`, `version`): names its cache folder, so
+/// that a new set never mixes with an old one.
+pub fn asset_set_version() -> Result<String, EngineError> {
+    asset_lock()?["version"]
+        .as_str()
+        .filter(|version| {
+            !version.is_empty()
+                && version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        })
+        .map(str::to_string)
+        .ok_or_else(|| lock_error("no \"version\" usable as a folder name".into()))
+}
+
+/// The assets folder, decided at run time. The first that applies:
+/// 1. `explicit` (the `assetsDir` option);
+/// 2. `$KOKORO_POOL_ASSETS`;
+/// 3. the per-user cache `$XDG_CACHE_HOME/kokoro-pool/<asset-set version>` (else `~/.cache/...`)
+///    when it exists (`fetch-assets` has put assets there);
+/// 4. `<checkout>/assets` when the current folder is inside a kokoro-pool source checkout
+///    (developing here: tests, the CLI and the benchmarks use the repository's own assets);
+/// 5. the per-user cache, where `fetch-assets` puts them.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, EngineError> {
+    let cache = user_cache_dir()
+        .join(CACHE_FOLDER)
+        .join(asset_set_version()?);
+    Ok(choose_assets_dir(
+        explicit,
+        std::env::var_os(ASSETS_ENV).map(PathBuf::from),
+        cache,
+        std::env::current_dir().ok().as_deref(),
+    ))
+}
+
+/// [`locate`]'s rule, on given inputs.
+fn choose_assets_dir(
+    explicit: Option<&Path>,
+    from_env: Option<PathBuf>,
+    cache: PathBuf,
+    current_dir: Option<&Path>,
+) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = from_env.filter(|dir| !dir.as_os_str().is_empty()) {
+        return dir;
+    }
+    if cache.is_dir() {
+        return cache;
+    }
+    current_dir
+        .and_then(|dir| dir.ancestors().find(|dir| is_source_checkout(dir)))
+        .map_or(cache, |checkout| checkout.join("assets"))
+}
+
+/// `$XDG_CACHE_HOME` (absolute, as the XDG spec requires), else `$HOME/.cache`, else the temp folder.
+fn user_cache_dir() -> PathBuf {
+    let absolute = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute())
     };
-    let lock: serde_json::Value =
-        serde_json::from_str(ASSET_LOCK).map_err(|error| lock_error(error.to_string()))?;
+    absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A kokoro-pool source checkout: the lock file and the engine crate side by side.
+fn is_source_checkout(dir: &Path) -> bool {
+    dir.join("assets.lock.json").is_file() && dir.join("crates/engine/Cargo.toml").is_file()
+}
+
+/// (relative path, SHA-256) of every pinned file.
+fn pinned_files() -> Result<Vec<(String, String)>, EngineError> {
+    let lock = asset_lock()?;
     let files = lock["files"]
         .as_object()
         .ok_or_else(|| lock_error("no \"files\" object".into()))?;
@@ -115,16 +199,9 @@ pub struct AssetPaths {
 }
 
 impl AssetPaths {
-    /// The assets folder: `explicit` if given, else `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
-    pub fn resolve(explicit: Option<&Path>) -> AssetPaths {
-        let root = match explicit {
-            Some(dir) => dir.to_path_buf(),
-            None => match std::env::var_os(ASSETS_ENV) {
-                Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-                _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets"),
-            },
-        };
-        AssetPaths { root }
+    /// The assets in `root`, a folder already decided (by [`locate`] or the caller).
+    pub fn new(root: impl Into<PathBuf>) -> AssetPaths {
+        AssetPaths { root: root.into() }
     }
 
     pub fn root(&self) -> &Path {
@@ -262,11 +339,12 @@ pub(crate) fn sha256_hex(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::test_support::real_assets;
     use std::io::{Seek, SeekFrom, Write};
 
     /// A scratch assets folder: symbolic links to the real assets, so one file can be replaced.
     pub(crate) fn linked_copy_of_assets(name: &str) -> (PathBuf, AssetPaths) {
-        let real = AssetPaths::resolve(None);
+        let real = real_assets();
         real.verify(ModelVariant::SpeechWindow)
             .and_then(|()| real.verify(ModelVariant::Untouched))
             .expect("the real assets must be intact for this test");
@@ -287,7 +365,7 @@ pub(crate) mod tests {
             let real_path = fs::canonicalize(real.root().join(relative)).unwrap();
             std::os::unix::fs::symlink(real_path, dir.join(relative)).unwrap();
         }
-        let paths = AssetPaths::resolve(Some(&dir));
+        let paths = AssetPaths::new(&dir);
         (dir, paths)
     }
 
@@ -312,8 +390,52 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_assets_folder_is_decided_at_run_time_in_order() {
+        let scratch =
+            std::env::temp_dir().join(format!("kokoro-engine-locate-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&scratch);
+        let checkout = scratch.join("checkout");
+        fs::create_dir_all(checkout.join("crates/engine/src")).unwrap();
+        fs::write(checkout.join("crates/engine/Cargo.toml"), "").unwrap();
+        fs::write(checkout.join("assets.lock.json"), ASSET_LOCK).unwrap();
+        let inside = checkout.join("crates/engine/src");
+        let cache = scratch.join("cache/kokoro-pool/1");
+        let explicit = scratch.join("explicit");
+        let from_env = scratch.join("from-env");
+        let choose = |explicit: Option<&Path>, from_env: Option<&Path>, current_dir: &Path| {
+            choose_assets_dir(
+                explicit,
+                from_env.map(Path::to_path_buf),
+                cache.clone(),
+                Some(current_dir),
+            )
+        };
+        assert_eq!(choose(Some(&explicit), Some(&from_env), &inside), explicit);
+        assert_eq!(choose(None, Some(&from_env), &inside), from_env);
+        assert_eq!(
+            choose(None, Some(Path::new("")), &inside),
+            checkout.join("assets")
+        );
+        // No cache yet: a checkout uses its own assets, anywhere else the cache is the place.
+        assert_eq!(choose(None, None, &inside), checkout.join("assets"));
+        assert_eq!(choose(None, None, &scratch), cache);
+        fs::create_dir_all(&cache).unwrap();
+        assert_eq!(choose(None, None, &inside), cache);
+        fs::remove_dir_all(scratch).unwrap();
+    }
+
+    #[test]
+    fn the_asset_set_has_a_version_that_names_a_folder() {
+        let version = asset_set_version().unwrap();
+        assert!(
+            !version.contains('/') && !version.starts_with('.'),
+            "{version}"
+        );
+    }
+
+    #[test]
     fn real_assets_are_intact() {
-        let paths = AssetPaths::resolve(None);
+        let paths = real_assets();
         paths.verify(ModelVariant::SpeechWindow).unwrap();
         paths.verify(ModelVariant::Untouched).unwrap();
     }
@@ -337,7 +459,10 @@ pub(crate) mod tests {
             .to_string();
         assert!(message.contains(MODEL_FILE), "{message}");
         assert!(message.contains("is missing"), "{message}");
-        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        assert!(
+            message.contains("run `npx kokoro-pool fetch-assets`"),
+            "{message}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -352,7 +477,10 @@ pub(crate) mod tests {
             .to_string();
         assert!(message.contains(SPEECH_WINDOW_MODEL_FILE), "{message}");
         assert!(message.contains("is missing"), "{message}");
-        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        assert!(
+            message.contains("run `npx kokoro-pool fetch-assets`"),
+            "{message}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -383,7 +511,10 @@ pub(crate) mod tests {
             message.contains(MODEL_FILE) && message.contains("is corrupt"),
             "{message}"
         );
-        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        assert!(
+            message.contains("run `npx kokoro-pool fetch-assets`"),
+            "{message}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -15,18 +15,19 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 /// How to build an [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// The assets folder; `None`: `$KOKORO_POOL_ASSETS`, else `<repo>/assets`.
-    pub assets_dir: Option<PathBuf>,
+    /// The assets folder, already decided (by [`crate::assets::locate`] or the caller).
+    pub assets_dir: PathBuf,
     /// Default: [`ModelVariant::Untouched`].
     pub model: ModelVariant,
     pub layout: InferenceLayout,
     pub sharing: SessionSharing,
 }
 
-impl Default for EngineOptions {
-    fn default() -> Self {
+impl EngineOptions {
+    /// The defaults (untouched model, automatic layout) on the assets in `assets_dir`.
+    pub fn new(assets_dir: impl Into<PathBuf>) -> EngineOptions {
         EngineOptions {
-            assets_dir: None,
+            assets_dir: assets_dir.into(),
             model: ModelVariant::default(),
             layout: InferenceLayout::automatic(),
             sharing: SessionSharing::default(),
@@ -51,11 +52,9 @@ impl Engine {
     pub fn shared(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
         type Key = (PathBuf, ModelVariant, InferenceLayout, SessionSharing);
         static ALIVE: OnceLock<Mutex<HashMap<Key, Weak<Engine>>>> = OnceLock::new();
-        let root = AssetPaths::resolve(options.assets_dir.as_deref())
-            .root()
-            .to_path_buf();
+        let root = &options.assets_dir;
         let key = (
-            std::fs::canonicalize(&root).unwrap_or(root),
+            std::fs::canonicalize(root).unwrap_or_else(|_| root.clone()),
             options.model,
             options.layout,
             options.sharing,
@@ -77,7 +76,7 @@ impl Engine {
     /// Verifies the assets and loads the model (about a second; blocking).
     pub fn load(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
         options.layout.validate()?;
-        let assets = AssetPaths::resolve(options.assets_dir.as_deref());
+        let assets = AssetPaths::new(&options.assets_dir);
         assets.verify(options.model)?;
         let vocab = Vocab::load(&assets.vocab())?;
         let voices_dir = assets.voices_dir();
@@ -163,27 +162,26 @@ mod tests {
 
     #[test]
     fn a_folder_without_assets_is_named_with_the_fetch_command() {
-        let options = EngineOptions {
-            assets_dir: Some("/nonexistent/assets".into()),
-            ..EngineOptions::default()
-        };
+        let options = EngineOptions::new("/nonexistent/assets");
         let message = Engine::load(&options).err().unwrap().to_string();
         assert!(
             message.contains("/nonexistent/assets/kokoro-v1.0.int8.onnx"),
             "{message}"
         );
-        assert!(message.contains("run `npm run fetch-assets`"), "{message}");
+        assert!(
+            message.contains("run `npx kokoro-pool fetch-assets`"),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_bad_layout_is_refused_before_anything_loads() {
         let options = EngineOptions {
-            assets_dir: Some("/nonexistent/assets".into()),
             layout: InferenceLayout {
                 slots: 0,
                 threads_per_slot: 1,
             },
-            ..EngineOptions::default()
+            ..EngineOptions::new("/nonexistent/assets")
         };
         assert!(matches!(
             Engine::load(&options),
@@ -198,7 +196,7 @@ mod tests {
                 slots: 1,
                 threads_per_slot: 1,
             },
-            ..EngineOptions::default()
+            ..crate::test_support::engine_options()
         };
         let first = Engine::shared(&options).unwrap();
         assert!(Arc::ptr_eq(&first, &Engine::shared(&options).unwrap()));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The command that fetches and verifies every asset; named in every asset error.
-pub const FETCH_COMMAND: &str = "npm run fetch-assets";
+pub const FETCH_COMMAND: &str = "npx kokoro-pool fetch-assets";
 
 /// The engine could not be set up.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -196,13 +196,12 @@ mod tests {
     async fn the_cached_graph_speaks_like_the_model_and_a_bad_or_stale_cache_is_rebuilt() {
         let (dir, paths) = linked_copy_of_assets("graph-cache");
         let options = EngineOptions {
-            assets_dir: Some(dir.clone()),
             model: ModelVariant::Untouched,
             layout: InferenceLayout {
                 slots: 1,
                 threads_per_slot: 1,
             },
-            ..EngineOptions::default()
+            ..EngineOptions::new(&dir)
         };
         assert!(
             !paths.graph_cache_dir().exists(),

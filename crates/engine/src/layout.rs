@@ -82,7 +82,7 @@ impl InferenceLayout {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), EngineError> {
+    pub fn validate(&self) -> Result<(), EngineError> {
         for (name, value) in [
             ("slots", self.slots),
             ("threads per slot", self.threads_per_slot),

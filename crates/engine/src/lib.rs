@@ -19,9 +19,9 @@
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
 //!
 //! ```no_run
-//! use kokoro_engine::{Engine, EngineOptions, Pool, PoolConfig, Task};
+//! use kokoro_engine::{Engine, EngineOptions, Pool, PoolConfig, Task, assets};
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let engine = Engine::load(&EngineOptions::default())?;
+//! let engine = Engine::load(&EngineOptions::new(assets::locate(None)?))?;
 //! let pool = Pool::new(engine, PoolConfig::default())?;
 //! pool.add_tasks(vec![Task {
 //!     id: "taberu".into(),
@@ -56,7 +56,7 @@ pub mod wav;
 #[cfg(test)]
 mod test_support;
 
-pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant};
+pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant, locate};
 pub use audio::SAMPLE_RATE;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
@@ -67,4 +67,4 @@ pub use scheduler::{
     Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunCanceller, RunReport, TaskReport,
 };
 pub use synthesis::SPEED_RANGE;
-pub use task::{Task, TaskOutcome, TaskStatus};
+pub use task::{Task, TaskOutcome, TaskStatus, check_ids};

@@ -816,7 +816,7 @@ mod tests {
                 threads_per_slot: 1,
             },
             sharing: SessionSharing::SharedSession,
-            ..EngineOptions::default()
+            ..crate::test_support::engine_options()
         };
         tokio::task::spawn_blocking(move || Engine::load(&options))
             .await

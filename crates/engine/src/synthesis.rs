@@ -191,7 +191,7 @@ mod tests {
                 slots: 1,
                 threads_per_slot: 1,
             },
-            ..EngineOptions::default()
+            ..crate::test_support::engine_options()
         })
         .unwrap();
         let (untouched_raw, untouched_kept) =

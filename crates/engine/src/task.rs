@@ -88,6 +88,23 @@ impl TaskOutcome {
     }
 }
 
+/// Refuses `tasks` if one has an empty id, or an id that `is_queued` or another task of `tasks`
+/// has. Costs O(tasks). Needs no engine: a binding checks ids with it while the engine loads.
+pub fn check_ids(is_queued: impl Fn(&str) -> bool, tasks: &[Task]) -> Result<(), PoolError> {
+    let mut new_ids = HashSet::with_capacity(tasks.len());
+    for (index, task) in tasks.iter().enumerate() {
+        if task.id.trim().is_empty() {
+            return Err(PoolError::EmptyId { index });
+        }
+        if is_queued(&task.id) || !new_ids.insert(task.id.as_str()) {
+            return Err(PoolError::DuplicateId {
+                id: task.id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A task accepted into the queue, with any problem found on the way in. Boxed: most tasks have
 /// none, and a queue of 100,000 tasks should not pay for the largest error inline.
 #[derive(Debug)]
@@ -119,18 +136,7 @@ impl TaskQueue {
         default_voice: &str,
         tasks: Vec<Task>,
     ) -> Result<(), PoolError> {
-        let mut new_ids = HashSet::with_capacity(tasks.len());
-        for (index, task) in tasks.iter().enumerate() {
-            if task.id.trim().is_empty() {
-                return Err(PoolError::EmptyId { index });
-            }
-            if self.ids.contains(&task.id) || !new_ids.insert(task.id.as_str()) {
-                return Err(PoolError::DuplicateId {
-                    id: task.id.clone(),
-                });
-            }
-        }
-        drop(new_ids);
+        check_ids(|id| self.ids.contains(id), &tasks)?;
         self.tasks.reserve(tasks.len());
         self.ids.reserve(tasks.len());
         for task in tasks {

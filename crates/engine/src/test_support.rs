@@ -1,6 +1,6 @@
 //! One engine for every test of this crate: the real model, loaded once.
 
-use crate::assets::ModelVariant;
+use crate::assets::{AssetPaths, ModelVariant, locate};
 use crate::engine::{Engine, EngineOptions};
 use crate::inference::SessionSharing;
 use crate::layout::InferenceLayout;
@@ -11,18 +11,28 @@ use std::sync::{Arc, OnceLock};
 /// Slots of the test engine: tests check that a slot freed after a timeout is free again.
 pub(crate) const TEST_SLOTS: usize = 2;
 
+/// The assets [`locate`] finds from the crate's folder: the checkout's `assets/`.
+pub(crate) fn real_assets() -> AssetPaths {
+    AssetPaths::new(locate(None).unwrap_or_else(|error| panic!("{error}")))
+}
+
+/// The default options on the assets [`locate`] finds (the checkout's, from the crate's folder).
+pub(crate) fn engine_options() -> EngineOptions {
+    EngineOptions::new(locate(None).unwrap_or_else(|error| panic!("{error}")))
+}
+
 pub(crate) fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
             let options = EngineOptions {
-                assets_dir: None,
                 model: ModelVariant::default(),
                 layout: InferenceLayout {
                     slots: TEST_SLOTS,
                     threads_per_slot: 1,
                 },
                 sharing: SessionSharing::SharedSession,
+                ..engine_options()
             };
             Engine::load(&options).unwrap_or_else(|error| panic!("{error}"))
         })

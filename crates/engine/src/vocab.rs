@@ -73,11 +73,11 @@ impl Vocab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assets::AssetPaths;
+    use crate::test_support::real_assets;
 
     #[test]
     fn known_symbols_map_to_ids_and_unknown_ones_are_dropped() {
-        let vocab = Vocab::load(&AssetPaths::resolve(None).vocab()).unwrap();
+        let vocab = Vocab::load(&real_assets().vocab()).unwrap();
         assert_eq!(vocab.ids.len(), 114);
         let ids = vocab.token_ids("tabeɾɯ");
         assert_eq!(ids.len(), 6);

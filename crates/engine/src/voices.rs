@@ -127,11 +127,11 @@ impl VoiceStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assets::AssetPaths;
+    use crate::test_support::real_assets;
 
     #[test]
     fn lists_the_54_voices_and_loads_one_lazily() {
-        let store = VoiceStore::open(&AssetPaths::resolve(None).voices_dir()).unwrap();
+        let store = VoiceStore::open(&real_assets().voices_dir()).unwrap();
         assert_eq!(store.names().len(), 54);
         assert!(store.contains("jf_alpha"));
         assert!(store.loaded.lock().unwrap().is_empty());
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn unknown_voice_says_where_the_valid_names_are() {
-        let store = VoiceStore::open(&AssetPaths::resolve(None).voices_dir()).unwrap();
+        let store = VoiceStore::open(&real_assets().voices_dir()).unwrap();
         let message = store.get("jf_nobody").unwrap_err().to_string();
         assert!(message.contains("unknown voice \"jf_nobody\""), "{message}");
         assert!(

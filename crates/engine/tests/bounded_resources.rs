@@ -44,7 +44,9 @@ fn open_files_and_temporary_files_stay_bounded_by_the_slots_at_concurrency_1024(
             slots: SLOTS,
             threads_per_slot: 1,
         },
-        ..EngineOptions::default()
+        ..EngineOptions::new(
+            kokoro_engine::assets::locate(None).unwrap_or_else(|error| panic!("{error}")),
+        )
     })
     .unwrap_or_else(|error| panic!("{error}"));
     let dir: PathBuf =

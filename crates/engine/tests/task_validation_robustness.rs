@@ -24,7 +24,7 @@ fn engine() -> Arc<Engine> {
                     slots: 1,
                     threads_per_slot: 1,
                 },
-                ..EngineOptions::default()
+                ..EngineOptions::new(kokoro_engine::assets::locate(None).unwrap())
             };
             Engine::shared(&options).unwrap_or_else(|error| panic!("{error}"))
         })

@@ -7,7 +7,7 @@
 //!    digits for the analyser's digit rules;
 //! 3. morphological analysis with jpreprocess (the OpenJTalk frontend in Rust, digit and
 //!    counter rules included) over a naist-jdic dictionary loaded from disk at run time (built
-//!    by the `build-ja-dict` binary from the pyopenjtalk-plus wheel), plus the author's
+//!    by [`dictionary_build`] from the pyopenjtalk-plus wheel), plus the author's
 //!    [`UserDictionary`]; then pyopenjtalk-plus's fixes (`frontend`) and ours (`reading_rules`:
 //!    ハタチ, 分の, hiragana read as written and with long vowels). Whitespace separates analysis
 //!    chunks and is otherwise ignored, as MeCab does;
@@ -26,6 +26,7 @@
 //! # Ok::<(), ja_g2p::G2pError>(())
 //! ```
 pub mod accuracy;
+pub mod dictionary_build;
 mod frontend;
 mod hepburn;
 mod inline_reading;
@@ -51,9 +52,9 @@ pub use user_dictionary::{UserDictionary, UserDictionaryError, UserWord};
 /// Why text could not be turned into phonemes, or the dictionary not loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum G2pError {
-    #[error("Japanese dictionary not found at {}: run `npm run fetch-assets`", path.display())]
+    #[error("Japanese dictionary not found at {}: run `npx kokoro-pool fetch-assets`", path.display())]
     DictionaryMissing { path: PathBuf },
-    #[error("Japanese dictionary at {} cannot be loaded ({reason}): run `npm run fetch-assets`", path.display())]
+    #[error("Japanese dictionary at {} cannot be loaded ({reason}): run `npx kokoro-pool fetch-assets`", path.display())]
     DictionaryInvalid { path: PathBuf, reason: String },
     #[error("text is empty or only whitespace")]
     EmptyText,
@@ -343,7 +344,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("/nonexistent/ja-dict") && err.contains("npm run fetch-assets"),
+            err.contains("/nonexistent/ja-dict") && err.contains("npx kokoro-pool fetch-assets"),
             "{err}"
         );
     }

@@ -181,7 +181,8 @@ fn run() -> Result<(), String> {
     let utterances = read_utterances(&arguments.utterances)?;
     let load_started = Instant::now();
     let options = EngineOptions {
-        assets_dir: arguments.assets_dir.clone(),
+        assets_dir: kokoro_engine::locate(arguments.assets_dir.as_deref())
+            .map_err(|error| error.to_string())?,
         model: arguments.model,
         layout: arguments.layout,
         sharing: arguments.sharing,

@@ -1,5 +1,5 @@
-//! Locating the built dictionary the way the product does: `$KOKORO_POOL_ASSETS/ja-dict`, else
-//! `<repo>/assets/ja-dict`.
+//! Locating the built dictionary for the tests: `$KOKORO_POOL_ASSETS/ja-dict`, else this
+//! checkout's `assets/ja-dict` (the product decides at run time: kokoro-engine's `assets::locate`).
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub fn g2p() -> Arc<JaG2p> {
     let dir = dict_dir();
     JaG2p::shared(&dir).unwrap_or_else(|e| {
         panic!(
-            "these tests need the Japanese dictionary at {} ({e}); run `npm run fetch-assets`",
+            "these tests need the Japanese dictionary at {} ({e}); run `npx kokoro-pool fetch-assets`",
             dir.display()
         )
     })
