@@ -1,4 +1,4 @@
-//! The pool while its engine loads. Verifying ~200 MB of assets and loading the model take about
+//! The pool while its engine loads. Verifying ~120 MB of assets and loading the model take about
 //! a second: the constructor starts that on its own thread and returns, so the JS event loop
 //! keeps turning. Tasks added meanwhile wait here (their ids checked at once), a `process()`
 //! called meanwhile starts its run the moment the engine is ready, and a load error rejects
