@@ -25,16 +25,13 @@ const LONG_PHONEMES = phonemize('今日は朝から雨が降っていたので�
 describe('cancelling a run', () => {
   it('stops a running inference: it and the tasks waiting for the slot end as cancelled, nothing is written', async () => {
     const pool = new AudioWorkerPool(3, { inferenceSlots: 1, timeoutMs: 3_600_000 })
-    pool.addTasks([
-      { id: 'long', text: 'ignored', phonemes: LONG_PHONEMES, outputPath: output('long') },
-      { id: 'waiting-1', text: '水', outputPath: output('waiting-1') },
-      { id: 'waiting-2', text: '猫', outputPath: output('waiting-2') },
-    ])
+    const ids = ['long-1', 'long-2', 'long-3']
+    pool.addTasks(ids.map((id) => ({ id, text: 'ignored', phonemes: LONG_PHONEMES, outputPath: output(id) })))
     const controller = new AbortController()
     const events: Progress[] = []
     const running = pool.process((p) => events.push(p), controller.signal)
-    // The first task takes the only slot as soon as its phonemes are tokenised (milliseconds); the other two
-    // wait for it. Abort once the long inference is well under way.
+    // One task takes the only slot as soon as its phonemes are tokenised (milliseconds); the other two wait
+    // for it. Abort once that inference is well under way.
     while (pool.getActiveWorkers() < 3) await sleep(10)
     await sleep(1000)
     expect(events).toEqual([])
@@ -42,7 +39,7 @@ describe('cancelling a run', () => {
     // Were the inference not terminated, this would take minutes and the test would time out.
     const result = await running
     expect(result).toMatchObject({ success: 0, failed: 0, cancelled: 3 })
-    for (const id of ['long', 'waiting-1', 'waiting-2']) {
+    for (const id of ids) {
       const entry = result.results.get(id)!
       expect(entry.status).toBe('cancelled')
       expect(entry.error).toMatchObject({ code: 'Cancelled', message: `task "${id}": cancelled` })

@@ -2,9 +2,10 @@
 //!
 //! 1. [`Job::prepare`]: skip the task if its output is there and complete (an incomplete one is
 //!    replaced and the outcome says why); create the output's folder and check that it is
-//!    writable; turn the text into phonemes and token chunks. At most one task per inference
-//!    slot prepares at once, so concurrency 1,024 does not mean 1,024 folder checks and analyses at
-//!    once; what it keeps (phonemes, token ids) is a few KiB, and no file stays open.
+//!    writable; turn the text into phonemes and token chunks. A task prepares in its turn, and
+//!    keeps the turn until it has a slot: one turn per inference slot, so at any concurrency at
+//!    most that many tasks check folders at once or hold phonemes while they wait (a few KiB each),
+//!    and none holds an open file.
 //! 2. [`Job::wait_for_slot`]: wait for an inference slot; the engine's layout bounds the runs.
 //! 3. [`Job::infer`]: run the model on each chunk, trim and join (holding the slot).
 //! 4. [`Job::write`]: encode the audio and write it atomically and durably (`output.rs`), after
@@ -42,8 +43,8 @@ use tokio::task::{JoinError, JoinHandle};
 pub(crate) struct JobContext {
     pub(crate) engine: Arc<Engine>,
     pub(crate) config: PoolConfig,
-    /// Turns to prepare: one per inference slot, enough to keep the slots fed.
-    pub(crate) prepare_turns: Semaphore,
+    /// Turns to prepare and wait for a slot: one per inference slot, enough to keep the slots fed.
+    pub(crate) prepare_turns: Arc<Semaphore>,
     /// Turns to write: one per inference slot, so open files stay bounded by the slots.
     pub(crate) write_turns: Semaphore,
     /// Becomes `true` when the run is cancelled.
@@ -60,7 +61,7 @@ impl JobContext {
         JobContext {
             engine,
             config,
-            prepare_turns: Semaphore::new(slots),
+            prepare_turns: Arc::new(Semaphore::new(slots)),
             write_turns: Semaphore::new(slots),
             cancelled,
         }
@@ -144,6 +145,9 @@ enum Prepared {
 
 impl Job {
     async fn execute(mut self) -> Result<TaskOutcome, TaskErrorKind> {
+        let turn = self
+            .wait(self.context.prepare_turns.clone().acquire_owned())
+            .await?;
         let Prepared::Speak {
             speech,
             replaced_invalid_output,
@@ -152,6 +156,7 @@ impl Job {
             return Ok(TaskOutcome::Skipped);
         };
         let slot = self.wait_for_slot().await?;
+        drop(turn);
         let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
@@ -165,10 +170,8 @@ impl Job {
         })
     }
 
-    /// Stage 1, in its turn: see the module comment.
+    /// Stage 1 (its turn taken): see the module comment.
     async fn prepare(&mut self) -> Result<Prepared, TaskErrorKind> {
-        let context = self.context.clone();
-        let _turn = self.wait(context.prepare_turns.acquire()).await?;
         let context = self.context.clone();
         let task = self.task.clone();
         let work = tokio::task::spawn_blocking(move || prepare(&context, &task));
