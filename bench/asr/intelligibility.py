@@ -172,7 +172,7 @@ def compare(texts_path, a_dir, b_dir, name):
         exact = lambda scores: sum(scores[i]["exact"] for i in ids) / len(ids)
         print(
             f"| {label} | {len(ids)} | {worse} | {better} | {len(ids) - worse - better} | "
-            f"{sign_test(worse, better):.3f} | {mean(a):.3f} | {mean(b):.3f} | "
+            f"{sign_test(worse, better):.2g} | {mean(a):.3f} | {mean(b):.3f} | "
             f"{exact(a):.0%} | {exact(b):.0%} |"
         )
     changed = [i for i in texts if a[i]["heard"] != b[i]["heard"]]
