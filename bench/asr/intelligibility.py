@@ -160,8 +160,9 @@ def compare(texts_path, a_dir, b_dir, name):
     a_name, b_name = name.split(" vs ")
     print(f"\n{name}: {len(texts)} clips; B worse / better / tied = B's CER above / below / equal to A's")
     print()
-    print(f"| group | clips | B worse | B better | tied | sign test p | mean CER {a_name} | mean CER {b_name} | exact {a_name} | exact {b_name} |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print(f"| group | clips | B worse | B better | tied | sign test p | mean CER {a_name} | mean CER {b_name} | "
+          f"difference ± 2 SE | exact {a_name} | exact {b_name} |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for label, member in groups:
         ids = [i for i in texts if member(i)]
         if not ids:
@@ -170,10 +171,16 @@ def compare(texts_path, a_dir, b_dir, name):
         better = sum(b[i]["cer"] < a[i]["cer"] for i in ids)
         mean = lambda scores: sum(scores[i]["cer"] for i in ids) / len(ids)
         exact = lambda scores: sum(scores[i]["exact"] for i in ids) / len(ids)
+        # Mean paired difference and twice its standard error: the noise floor's spread.
+        differences = [b[i]["cer"] - a[i]["cer"] for i in ids]
+        difference = sum(differences) / len(ids)
+        spread = 2 * math.sqrt(
+            sum((d - difference) ** 2 for d in differences) / max(1, len(ids) - 1) / len(ids)
+        )
         print(
             f"| {label} | {len(ids)} | {worse} | {better} | {len(ids) - worse - better} | "
-            f"{sign_test(worse, better):.3f} | {mean(a):.3f} | {mean(b):.3f} | "
-            f"{exact(a):.0%} | {exact(b):.0%} |"
+            f"{sign_test(worse, better):.2g} | {mean(a):.3f} | {mean(b):.3f} | "
+            f"{difference:+.3f} ± {spread:.3f} | {exact(a):.0%} | {exact(b):.0%} |"
         )
     changed = [i for i in texts if a[i]["heard"] != b[i]["heard"]]
     print(f"\nTranscripts that differ: {len(changed)} of {len(texts)}. Largest CER increases:")
