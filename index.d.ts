@@ -176,6 +176,7 @@ export interface Progress {
   status: TaskResult['status']
   /** The error message of a task that did not generate. */
   error?: string
+  /** The error's stable code, to branch on. */
   code?: TaskFailure['code']
   /** The task's own time, from leaving the queue to its end (waits included). */
   elapsedMs: number

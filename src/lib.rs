@@ -115,6 +115,7 @@ pub struct Progress {
     pub status: String,
     /// The error message of a task that did not generate.
     pub error: Option<String>,
+    /// The error's stable code, to branch on.
     #[napi(ts_type = "TaskFailure['code']")]
     pub code: Option<String>,
     /// The task's own time, from leaving the queue to its end (waits included).
