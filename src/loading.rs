@@ -39,6 +39,8 @@ enum State {
 struct WaitingRun {
     start: oneshot::Sender<Result<Batch>>,
     cancel: RunCancel,
+    /// The tasks queued when `process()` was called: the run's own; later ones wait for the next.
+    task_count: usize,
 }
 
 /// Cancels one run, and only that one, whether it has begun or still waits for the engine (then
@@ -150,7 +152,9 @@ impl LoadingPool {
     fn finish(&self, result: Result<Pool>) {
         let mut state = self.state();
         let State::Loading {
-            tasks, waiting_run, ..
+            mut tasks,
+            waiting_run,
+            ..
         } = std::mem::replace(
             &mut *state,
             State::Loading {
@@ -162,6 +166,9 @@ impl LoadingPool {
         else {
             return;
         };
+        let for_next_run = waiting_run.as_ref().map_or(Vec::new(), |run| {
+            tasks.split_off(run.task_count.min(tasks.len()))
+        });
         let pool = result.and_then(|pool| {
             // Checked on the way in; only their per-task checks against the voices happen here.
             pool.add_tasks(tasks).map_err(pool_error)?;
@@ -175,6 +182,14 @@ impl LoadingPool {
                         run.cancel.begin(batch.canceller());
                     }
                     let _ = run.start.send(batch);
+                }
+                // The same checks the run's own tasks passed; the ids were checked on the way in.
+                if let Err(error) = pool.add_tasks(for_next_run).map_err(pool_error) {
+                    *state = State::Failed {
+                        status: error.status,
+                        message: error.reason,
+                    };
+                    return;
                 }
                 *state = State::Ready(pool);
             }
@@ -222,7 +237,9 @@ impl LoadingPool {
         match &mut *self.state() {
             State::Ready(pool) => pool.begin().map(RunStart::Now).map_err(pool_error),
             State::Failed { status, message } => Err(Error::new(*status, message.clone())),
-            State::Loading { waiting_run, .. } => {
+            State::Loading {
+                tasks, waiting_run, ..
+            } => {
                 if waiting_run.is_some() {
                     return Err(pool_error(PoolError::AlreadyProcessing));
                 }
@@ -231,6 +248,7 @@ impl LoadingPool {
                 *waiting_run = Some(WaitingRun {
                     start,
                     cancel: cancel.clone(),
+                    task_count: tasks.len(),
                 });
                 Ok(RunStart::AfterLoad(started, cancel))
             }
