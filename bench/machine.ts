@@ -6,6 +6,8 @@ import os from 'node:os'
 
 export interface Machine {
   cpu: string
+  /** The instruction sets inference speed depends on, e.g. "AVX2, FMA, AVX-512, AVX-512 VNNI" (absent in old results). */
+  instructionSets?: string
   cores: number
   memoryGiB: number
   os: string
@@ -19,6 +21,23 @@ function cpuModel(): string {
     .split('\n')
     .find((entry) => entry.startsWith('model name'))
   return line ? line.split(':')[1].trim() : os.cpus()[0]?.model ?? 'unknown CPU'
+}
+
+/** Which of the instruction sets ONNX Runtime's int8 and float kernels use this CPU has (/proc/cpuinfo flags). */
+function instructionSets(): string {
+  const flags = new Set(
+    (readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/),
+  )
+  const known: [string, string][] = [
+    ['avx2', 'AVX2'],
+    ['fma', 'FMA'],
+    ['avx512f', 'AVX-512'],
+    ['avx512_vnni', 'AVX-512 VNNI'],
+    ['avx_vnni', 'AVX-VNNI'],
+    ['amx_int8', 'AMX-INT8'],
+  ]
+  const present = known.filter(([flag]) => flags.has(flag)).map(([, name]) => name)
+  return present.length > 0 ? present.join(', ') : 'no AVX2'
 }
 
 function osName(): string {
@@ -35,6 +54,7 @@ export function describeMachine(python: string): Machine {
   const pythonVersion = spawnSync(python, ['--version'], { encoding: 'utf8' })
   return {
     cpu: cpuModel(),
+    instructionSets: instructionSets(),
     cores: os.availableParallelism(),
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: osName(),
@@ -45,7 +65,8 @@ export function describeMachine(python: string): Machine {
 }
 
 export function machineLine(machine: Machine): string {
-  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os} (Linux ${machine.kernel}), Node ${machine.node}, ${machine.python}`
+  const sets = machine.instructionSets ? ` (${machine.instructionSets})` : ''
+  return `${machine.cpu}${sets}, ${machine.cores} cores, ${machine.memoryGiB} GiB RAM, ${machine.os} (Linux ${machine.kernel}), Node ${machine.node}, ${machine.python}`
 }
 
 /** The 1-minute load average, rounded to two decimals. */
