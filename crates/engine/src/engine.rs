@@ -43,7 +43,8 @@ pub struct Engine {
     pub(crate) model: Model,
     /// The Japanese analysers, one per user dictionary in use (`None`: none), each loaded on the
     /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary).
-    g2p: Mutex<HashMap<Option<UserDictionary>, Arc<JaG2p>>>,
+    /// A list, not a map: finding one compares the dictionaries without cloning the task's.
+    g2p: Mutex<Vec<(Option<UserDictionary>, Arc<JaG2p>)>>,
 }
 
 impl Engine {
@@ -97,7 +98,7 @@ impl Engine {
             vocab,
             voices,
             model,
-            g2p: Mutex::new(HashMap::new()),
+            g2p: Mutex::new(Vec::new()),
         }))
     }
 
@@ -129,8 +130,7 @@ impl Engine {
             .g2p
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = user.cloned();
-        if let Some(g2p) = loaded.get(&key) {
+        if let Some((_, g2p)) = loaded.iter().find(|(key, _)| key.as_ref() == user) {
             return Ok(g2p.clone());
         }
         let dict_dir = self.assets.ja_dict_dir();
@@ -139,7 +139,7 @@ impl Engine {
             None => JaG2p::load(dict_dir),
         };
         let g2p = Arc::new(g2p.map_err(g2p_error)?);
-        loaded.insert(key, g2p.clone());
+        loaded.push((user.cloned(), g2p.clone()));
         Ok(g2p)
     }
 }
