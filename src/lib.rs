@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kokoro_engine::fingerprint::task_freshness;
 use kokoro_engine::{
-    AssetPaths, Engine, EngineError, EngineOptions, InferenceLayout, ModelVariant, Pool,
-    PoolConfig, PoolError, ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus,
+    AssetPaths, AudioFormat, Engine, EngineError, EngineOptions, Freshness, InferenceLayout,
+    ModelVariant, OutputOptions, Pool, PoolConfig, PoolError, ProgressEvent, RunReport,
+    SessionSharing, Task, TaskOutcome, TaskStatus,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
@@ -27,7 +29,8 @@ pub struct AudioTask {
     pub id: String,
     /// Japanese text to speak.
     pub text: String,
-    /// Where the 24 kHz mono 16-bit WAV goes; its folder is created when missing.
+    /// Where the file goes (its folder is created when missing). Its extension (.wav, .mp3, .opus,
+    /// .flac) gives the format unless the pool's `format` is set.
     pub output_path: String,
     /// A voice name such as `jf_alpha` (default: the pool's `defaultVoice`).
     pub voice: Option<String>,
@@ -41,7 +44,9 @@ pub struct AudioTask {
 pub struct PoolOptions {
     /// Per-task limit on inference and writing, in ms (default 60000). The run is really stopped.
     pub timeout_ms: Option<f64>,
-    /// Report tasks whose output exists as skipped instead of generating them again (default true).
+    /// Report tasks whose output is current as skipped instead of generating them again (default
+    /// true): its fingerprint matches what the task would write, or it has none (a file from
+    /// before fingerprints). `false`: regenerate every file.
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
@@ -57,6 +62,34 @@ pub struct PoolOptions {
     /// under 1 s).
     #[napi(ts_type = "'speech-window' | 'untouched'")]
     pub model: Option<String>,
+    /// File format of every output (default: each `outputPath`'s extension, else wav). A path
+    /// whose extension names another format is that task's error.
+    #[napi(ts_type = "'wav' | 'mp3' | 'opus' | 'flac'")]
+    pub format: Option<String>,
+    /// kbit/s for mp3 (default 48) and opus (default 32).
+    pub bitrate: Option<u32>,
+    /// 24000 (default, the model's), 44100 or 48000 (opus: 24000 or 48000).
+    pub sample_rate: Option<u32>,
+    /// Integrated loudness target in LUFS (EBU R128), e.g. -16, with true peaks under -1 dBTP.
+    /// Default: off (the model's own level).
+    pub loudness: Option<f64>,
+    /// Silence before and after the speech in ms (default 50).
+    pub pad_ms: Option<u32>,
+}
+
+/// Whether a task's output file is what the task would write now.
+#[napi(object, object_from_js = false)]
+pub struct OutputCheck {
+    pub id: String,
+    pub output_path: String,
+    /// `missing`: no file; `current`: its fingerprint matches; `unfingerprinted`: a file without
+    /// one (kept unless forced); `changed`: its fingerprint differs (see `reasons`); `failed`:
+    /// the task cannot be checked (see `error`).
+    #[napi(ts_type = "'missing' | 'current' | 'unfingerprinted' | 'changed' | 'failed'")]
+    pub status: String,
+    /// What differs, e.g. `phonemes changed`, `voice changed`, `format changed`.
+    pub reasons: Vec<String>,
+    pub error: Option<String>,
 }
 
 /// Sent once per task, when it ends, before `process()` resolves.
@@ -178,6 +211,11 @@ impl AudioWorkerPool {
             inference_slots: None,
             threads_per_slot: None,
             model: None,
+            format: None,
+            bitrate: None,
+            sample_rate: None,
+            loudness: None,
+            pad_ms: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -206,12 +244,8 @@ impl AudioWorkerPool {
                 .threads_per_slot
                 .map_or((cores / slots.max(1)).max(1), |threads| threads as usize),
         };
-        let model = match options.model.as_deref() {
-            Some(name) => name
-                .parse::<ModelVariant>()
-                .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}")))?,
-            None => ModelVariant::default(),
-        };
+        let model = model_variant(&options)?;
+        let output = output_options(&options)?;
         let engine = Engine::shared(&EngineOptions {
             assets_dir: options.assets_dir.map(PathBuf::from),
             model,
@@ -226,6 +260,7 @@ impl AudioWorkerPool {
             default_voice: options
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
+            output,
         };
         let pool = Pool::new(engine, config).map_err(pool_error)?;
         Ok(AudioWorkerPool {
@@ -237,17 +272,7 @@ impl AudioWorkerPool {
     /// task (empty text, unknown voice, bad speed) becomes that task's error when it runs.
     #[napi]
     pub fn add_tasks(&self, tasks: Vec<AudioTask>) -> Result<()> {
-        let tasks = tasks
-            .into_iter()
-            .map(|task| Task {
-                id: task.id,
-                text: task.text,
-                output_path: PathBuf::from(task.output_path),
-                voice: task.voice,
-                speed: task.speed.map(|speed| speed as f32),
-                phonemes: task.phonemes,
-            })
-            .collect();
+        let tasks = tasks.into_iter().map(engine_task).collect();
         self.pool.add_tasks(tasks).map(|_| ()).map_err(pool_error)
     }
 
@@ -335,6 +360,92 @@ pub fn phonemize(text: String) -> Result<String> {
         .map_err(|error| Error::new(Status::GenericFailure, error.to_string()))?;
     g2p.phonemize(&text)
         .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
+}
+
+/// Checks each task's output file against what a pool with `options` would write now, without
+/// loading the model (the G2P runs for files that have a fingerprint). Throws on a bad option.
+#[napi]
+pub fn check_outputs(
+    tasks: Vec<AudioTask>,
+    options: Option<PoolOptions>,
+) -> Result<Vec<OutputCheck>> {
+    let (model, output, default_voice, assets) = match &options {
+        Some(options) => (
+            model_variant(options)?,
+            output_options(options)?,
+            options.default_voice.clone(),
+            options.assets_dir.as_deref().map(std::path::Path::new),
+        ),
+        None => (
+            ModelVariant::default(),
+            OutputOptions::default(),
+            None,
+            None,
+        ),
+    };
+    output
+        .check()
+        .map_err(|message| Error::new(Status::InvalidArg, message))?;
+    let assets = AssetPaths::resolve(assets);
+    let default_voice = default_voice.unwrap_or_else(|| PoolConfig::default().default_voice);
+    Ok(tasks
+        .into_iter()
+        .map(|task| {
+            let task = engine_task(task);
+            let checked = task_freshness(&assets, model, &default_voice, &output, &task);
+            let (status, reasons, error) = match checked {
+                Ok(Freshness::Missing) => ("missing", vec![], None),
+                Ok(Freshness::Current) => ("current", vec![], None),
+                Ok(Freshness::Unfingerprinted) => ("unfingerprinted", vec![], None),
+                Ok(Freshness::Changed { reasons }) => ("changed", reasons, None),
+                Err(error) => ("failed", vec![], Some(error.to_string())),
+            };
+            OutputCheck {
+                id: task.id,
+                output_path: task.output_path.to_string_lossy().into_owned(),
+                status: status.into(),
+                reasons,
+                error,
+            }
+        })
+        .collect())
+}
+
+fn engine_task(task: AudioTask) -> Task {
+    Task {
+        id: task.id,
+        text: task.text,
+        output_path: PathBuf::from(task.output_path),
+        voice: task.voice,
+        speed: task.speed.map(|speed| speed as f32),
+        phonemes: task.phonemes,
+    }
+}
+
+fn model_variant(options: &PoolOptions) -> Result<ModelVariant> {
+    match options.model.as_deref() {
+        Some(name) => name
+            .parse::<ModelVariant>()
+            .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}"))),
+        None => Ok(ModelVariant::default()),
+    }
+}
+
+fn output_options(options: &PoolOptions) -> Result<OutputOptions> {
+    let invalid = |message: String| Error::new(Status::InvalidArg, message);
+    let defaults = OutputOptions::default();
+    Ok(OutputOptions {
+        format: options
+            .format
+            .as_deref()
+            .map(str::parse::<AudioFormat>)
+            .transpose()
+            .map_err(|message| invalid(format!("format: {message}")))?,
+        bitrate_kbps: options.bitrate,
+        sample_rate: options.sample_rate.unwrap_or(defaults.sample_rate),
+        loudness_lufs: options.loudness,
+        pad_ms: options.pad_ms.unwrap_or(defaults.pad_ms),
+    })
 }
 
 /// Queues one progress event on the JS thread; the receiver completes once the callback returned

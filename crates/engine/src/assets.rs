@@ -73,6 +73,19 @@ impl ModelVariant {
         }
     }
 
+    /// The SHA-256 pinned for this model's file in `assets.lock.json`: the digest of the file the
+    /// engine loads, which [`AssetPaths::verify`] checked.
+    pub fn pinned_sha256(self) -> Result<String, EngineError> {
+        pinned_files()?
+            .into_iter()
+            .find(|(path, _)| path == self.file_name())
+            .map(|(_, digest)| digest)
+            .ok_or_else(|| EngineError::AssetCorrupt {
+                path: PathBuf::from("assets.lock.json"),
+                detail: format!("no digest for {}", self.file_name()),
+            })
+    }
+
     fn file_name(self) -> &'static str {
         match self {
             ModelVariant::SpeechWindow => SPEECH_WINDOW_MODEL_FILE,

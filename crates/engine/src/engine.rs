@@ -130,9 +130,14 @@ impl Engine {
 
     /// Japanese text to Kokoro phonemes with this engine's dictionary (loaded on first use).
     pub fn phonemize(&self, text: &str) -> Result<String, TaskErrorKind> {
-        let g2p = JaG2p::shared(self.assets.ja_dict_dir()).map_err(g2p_error)?;
-        g2p.phonemize(text).map_err(g2p_error)
+        phonemize_with(&self.assets, text)
     }
+}
+
+/// Japanese text to Kokoro phonemes with the dictionary in `assets`, without loading a model.
+pub(crate) fn phonemize_with(assets: &AssetPaths, text: &str) -> Result<String, TaskErrorKind> {
+    let g2p = JaG2p::shared(assets.ja_dict_dir()).map_err(g2p_error)?;
+    g2p.phonemize(text).map_err(g2p_error)
 }
 
 fn g2p_error(error: G2pError) -> TaskErrorKind {

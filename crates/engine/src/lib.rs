@@ -8,7 +8,10 @@
 //!   most 510 tokens, and each chunk becomes audio.
 //! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
 //!   the measured choice of layout is documented there.
-//! - [`audio`]: silence trimming and joining chunks; [`wav`]: where audio is written (atomically).
+//! - [`audio`]: silence trimming and joining chunks; [`output`]: what the speech becomes on disk
+//!   (resampling, [`loudness`], padding, then [`encode`]: WAV, MP3, Opus, FLAC), tagged with its
+//!   [`fingerprint`] that decides whether a rerun regenerates it; [`wav`]: where a file is written
+//!   (atomically).
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
 //!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
@@ -34,9 +37,13 @@
 
 pub mod assets;
 pub mod audio;
+pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod fingerprint;
 pub mod inference;
+pub mod loudness;
+pub mod output;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
@@ -49,9 +56,12 @@ mod test_support;
 
 pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant};
 pub use audio::SAMPLE_RATE;
+pub use encode::{AudioFormat, Encoding};
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
+pub use fingerprint::{Fingerprint, Freshness};
 pub use inference::{InferenceLayout, SessionSharing};
+pub use output::{DEFAULT_PAD_MS, OutputOptions, OutputSpec};
 pub use scheduler::{
     Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunReport, TaskReport, TaskStatus,
 };

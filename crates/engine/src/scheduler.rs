@@ -3,10 +3,11 @@
 //! `add_tasks` checks and queues tasks; `begin` takes the queue as a [`Batch`] (synchronously, so
 //! a binding can refuse a second run at once); `Batch::run` processes it on the tokio runtime it
 //! is polled on. At most `concurrency` tasks are active at once. An active task:
-//! 1. skips itself if its output exists (and `skip_existing`);
+//! 1. skips itself if its output is current (and `skip_existing`; see [`crate::fingerprint`]);
 //! 2. creates the output's folder and temporary file, and turns text into phonemes (blocking pool);
 //! 3. waits for an inference slot (the engine's layout bounds concurrent runs, whatever the concurrency);
-//! 4. runs the model on its chunks, frees the slot, writes and renames the WAV (blocking pool).
+//! 4. runs the model on its chunks, frees the slot, renders the file (`output.rs`: resampling,
+//!    loudness, padding, encoding, fingerprint), writes and renames it (blocking pool).
 //!
 //! The timeout counts from step 4's start: time spent waiting for a slot behind other tasks is not
 //! the task's fault. When it expires the ONNX Runtime run is terminated (the runtime checks between
@@ -20,10 +21,11 @@
 //! Each task ends in exactly one [`TaskOutcome`] and one [`ProgressEvent`], emitted before
 //! `Batch::run` returns. A failing or panicking task becomes that task's error; the others go on.
 
-use crate::audio::SAMPLE_RATE;
 use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
+use crate::fingerprint::{Fingerprint, Recipe, task_freshness};
 use crate::inference::{RunStop, StopReason};
+use crate::output::{OutputOptions, OutputSpec, render};
 use crate::synthesis::{PreparedSpeech, SpeechRequest, prepare, synthesize};
 use crate::task::{QueuedTask, Task, TaskOutcome, check_tasks};
 use crate::wav::PendingWav;
@@ -44,10 +46,14 @@ pub struct PoolConfig {
     pub concurrency: usize,
     /// Longest a task may spend in inference and writing; see the module comment.
     pub timeout: Duration,
-    /// Report a task whose output file exists as skipped instead of synthesising it again.
+    /// Report a task whose output file is current (its fingerprint is what the task would write
+    /// now, or it has none: see [`crate::fingerprint`]) as skipped instead of synthesising it
+    /// again. `false`: regenerate every file.
     pub skip_existing: bool,
     /// Voice of the tasks that name none.
     pub default_voice: String,
+    /// Format, loudness and padding of the files written.
+    pub output: OutputOptions,
 }
 
 impl Default for PoolConfig {
@@ -57,6 +63,7 @@ impl Default for PoolConfig {
             timeout: Duration::from_secs(60),
             skip_existing: true,
             default_voice: "jf_alpha".to_string(),
+            output: OutputOptions::default(),
         }
     }
 }
@@ -177,6 +184,7 @@ impl Pool {
                 "timeout is 0; use a positive number of milliseconds".into(),
             ));
         }
+        config.output.check().map_err(PoolError::InvalidConfig)?;
         if !engine.voices.contains(&config.default_voice) {
             return Err(PoolError::InvalidConfig(format!(
                 "default voice: {}",
@@ -479,14 +487,31 @@ async fn execute(
         return Err(TaskErrorKind::Cancelled);
     }
     let output_path = queued.task.output_path.clone();
-    let skip_existing = context.config.skip_existing;
+    let config = context.config.clone();
     let engine = context.engine.clone();
     let task = queued.clone();
     let prepared = tokio::task::spawn_blocking(
-        move || -> Result<Option<(PendingWav, PreparedSpeech)>, TaskErrorKind> {
-            if skip_existing && task.task.output_path.is_file() {
+        move || -> Result<Option<(PendingWav, PreparedSpeech, OutputSpec, Fingerprint)>, TaskErrorKind> {
+            let freshness = || {
+                task_freshness(
+                    engine.assets(),
+                    engine.model_variant(),
+                    &config.default_voice,
+                    &config.output,
+                    &task.task,
+                )
+            };
+            if config.skip_existing && !freshness()?.needs_generating() {
                 return Ok(None);
             }
+            let output_error = |cause: String| TaskErrorKind::Output {
+                path: task.task.output_path.clone(),
+                cause,
+            };
+            let spec = config
+                .output
+                .spec_for(&task.task.output_path)
+                .map_err(output_error)?;
             let pending_wav = PendingWav::create(&task.task.output_path)?;
             let request = SpeechRequest {
                 text: &task.task.text,
@@ -494,12 +519,25 @@ async fn execute(
                 voice: &task.voice,
                 speed: task.speed,
             };
-            Ok(Some((pending_wav, prepare(&engine, &request)?)))
+            let prepared = prepare(&engine, &request)?;
+            let model_sha256 = engine
+                .model_variant()
+                .pinned_sha256()
+                .map_err(|error| output_error(error.to_string()))?;
+            let fingerprint = Fingerprint::new(&Recipe {
+                phonemes: &prepared.phonemes,
+                voice: &task.voice,
+                speed: task.speed,
+                model: engine.model_variant(),
+                model_sha256: &model_sha256,
+                output: &spec,
+            });
+            Ok(Some((pending_wav, prepared, spec, fingerprint)))
         },
     )
     .await
     .map_err(join_error_kind)??;
-    let Some((pending_wav, prepared)) = prepared else {
+    let Some((pending_wav, prepared, spec, fingerprint)) = prepared else {
         return Ok(TaskOutcome::Skipped { output_path });
     };
 
@@ -513,6 +551,7 @@ async fn execute(
     context.run.enter_inference(index, stop.clone());
     let engine = context.engine.clone();
     let worker_stop = stop.clone();
+    let output_path_for_errors = output_path.clone();
     let mut synthesis =
         tokio::task::spawn_blocking(move || -> Result<(f64, String), TaskErrorKind> {
             let audio = synthesize(&engine, &prepared, &slot, &worker_stop)?;
@@ -521,11 +560,14 @@ async fn execute(
                 // Stopped after the last run ended: the caller reports why; nothing is written.
                 return Err(TaskErrorKind::Cancelled);
             }
-            pending_wav.commit(&audio)?;
-            Ok((
-                audio.len() as f64 / f64::from(SAMPLE_RATE),
-                prepared.phonemes,
-            ))
+            let file = render(&audio, &spec, &fingerprint.to_text()).map_err(|cause| {
+                TaskErrorKind::Output {
+                    path: output_path_for_errors,
+                    cause,
+                }
+            })?;
+            pending_wav.commit(&file.bytes)?;
+            Ok((file.duration_seconds, prepared.phonemes))
         });
     let timeout = context.config.timeout;
     let joined = tokio::select! {

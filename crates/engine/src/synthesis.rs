@@ -1,8 +1,9 @@
 //! One task's speech: where text becomes phonemes (`prepare`) and phonemes become audio
 //! (`synthesize`).
 
+use crate::assets::AssetPaths;
 use crate::audio::{join_chunks, trim_silence};
-use crate::engine::Engine;
+use crate::engine::{Engine, phonemize_with};
 use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
 use crate::vocab::{MAX_TOKENS, Vocab};
@@ -39,6 +40,19 @@ pub(crate) fn check_speed(speed: f32) -> Result<(), TaskErrorKind> {
     }
 }
 
+/// The phonemes a task speaks: those given, else its text's (ja-g2p, dictionary in `assets`).
+/// Blocking.
+pub(crate) fn phonemes_to_speak(
+    assets: &AssetPaths,
+    text: &str,
+    given: Option<&str>,
+) -> Result<String, TaskErrorKind> {
+    match given.map(str::trim).filter(|given| !given.is_empty()) {
+        Some(given) => Ok(given.to_string()),
+        None => phonemize_with(assets, text),
+    }
+}
+
 /// Text to phonemes (ja-g2p, unless phonemes are given) to token chunks of at most 510 tokens,
 /// cut at sentence, then clause, then word boundaries. Blocking: runs the G2P.
 pub(crate) fn prepare(
@@ -47,14 +61,7 @@ pub(crate) fn prepare(
 ) -> Result<PreparedSpeech, TaskErrorKind> {
     check_speed(request.speed)?;
     let voice = engine.voices.get(request.voice)?;
-    let phonemes = match request
-        .phonemes
-        .map(str::trim)
-        .filter(|given| !given.is_empty())
-    {
-        Some(given) => given.to_string(),
-        None => engine.phonemize(request.text)?,
-    };
+    let phonemes = phonemes_to_speak(engine.assets(), request.text, request.phonemes)?;
     // A chunk of only spaces and punctuation would come out as noise: leave it out.
     let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
         .iter()

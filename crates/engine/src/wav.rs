@@ -1,15 +1,14 @@
-//! Where audio is written: 24 kHz mono 16-bit WAV, into a temporary file beside the output that is
+//! Where a file is written (its bytes come from `output.rs`), into a temporary file beside the output that is
 //! renamed over it when complete, so a reader never sees half a file.
 //!
 //! The temporary file is created when the task starts, before any inference: a missing parent folder
 //! is created then (course folders are made on demand), and an unwritable place fails the task at
 //! once with the operating system's reason instead of after seconds of inference.
 
-use crate::audio::SAMPLE_RATE;
 use crate::error::TaskErrorKind;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -62,34 +61,17 @@ impl PendingWav {
         })
     }
 
-    /// Writes `samples` (clamped to [-1, 1], scaled to 16 bits) and renames the file into place.
-    pub(crate) fn commit(mut self, samples: &[f32]) -> Result<(), TaskErrorKind> {
+    /// Writes `bytes` (a whole file, from `encode.rs`) and renames the file into place.
+    pub(crate) fn commit(mut self, bytes: &[u8]) -> Result<(), TaskErrorKind> {
         let output_error = |cause: String| TaskErrorKind::Output {
             path: self.output_path.clone(),
             cause,
         };
-        let file = self
+        let mut file = self
             .file
             .take()
             .ok_or_else(|| output_error("the temporary file is gone".into()))?;
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: SAMPLE_RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut writer = hound::WavWriter::new(BufWriter::new(file), spec)
-            .map_err(|error| output_error(error.to_string()))?;
-        let mut samples_writer = writer.get_i16_writer(samples.len() as u32);
-        for &sample in samples {
-            // Truncation toward zero, as numpy's astype(int16) in the reference.
-            samples_writer.write_sample((sample.clamp(-1.0, 1.0) * 32767.0) as i16);
-        }
-        samples_writer
-            .flush()
-            .map_err(|error| output_error(error.to_string()))?;
-        writer
-            .finalize()
+        file.write_all(bytes)
             .map_err(|error| output_error(error.to_string()))?;
         fs::rename(&self.temp_path, &self.output_path)
             .map_err(|error| output_error(error.to_string()))?;
@@ -154,43 +136,14 @@ mod tests {
     }
 
     #[test]
-    fn writes_a_24khz_mono_16bit_wav_into_a_new_folder() {
+    fn writes_the_file_into_a_new_folder_and_leaves_nothing_else() {
         let dir = scratch_dir("write");
         let output = dir.join("nested/folder/word.wav");
-        let samples: Vec<f32> = (0..24_000).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
-        PendingWav::create(&output)
-            .unwrap()
-            .commit(&samples)
-            .unwrap();
-        let reader = hound::WavReader::open(&output).unwrap();
-        let spec = reader.spec();
-        assert_eq!(
-            (spec.channels, spec.sample_rate, spec.bits_per_sample),
-            (1, 24_000, 16)
-        );
-        assert_eq!(spec.sample_format, hound::SampleFormat::Int);
-        assert_eq!(reader.duration(), 24_000);
-        let read: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
-        assert_eq!(read[10], (samples[10] * 32767.0) as i16);
+        let bytes: Vec<u8> = (0..=255).collect();
+        PendingWav::create(&output).unwrap().commit(&bytes).unwrap();
+        assert_eq!(fs::read(&output).unwrap(), bytes);
         let leftovers: Vec<_> = fs::read_dir(output.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "only the WAV remains: {leftovers:?}");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn out_of_range_samples_are_clamped() {
-        let dir = scratch_dir("clamp");
-        let output = dir.join("loud.wav");
-        PendingWav::create(&output)
-            .unwrap()
-            .commit(&[2.0, -3.0, f32::NAN])
-            .unwrap();
-        let read: Vec<i16> = hound::WavReader::open(&output)
-            .unwrap()
-            .into_samples::<i16>()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(read, vec![32767, -32767, 0]);
+        assert_eq!(leftovers.len(), 1, "only the file remains: {leftovers:?}");
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -218,7 +171,7 @@ mod tests {
         }
         PendingWav::create(&dir.join("new.wav"))
             .unwrap()
-            .commit(&[0.0])
+            .commit(b"RIFF")
             .unwrap();
         let mut left: Vec<String> = fs::read_dir(&dir)
             .unwrap()

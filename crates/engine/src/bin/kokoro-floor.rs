@@ -148,6 +148,7 @@ fn run() -> Result<(), String> {
         timeout: Duration::from_secs(600),
         skip_existing: false,
         default_voice: arguments.voice.clone(),
+        ..PoolConfig::default()
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
     let output_dir = std::env::temp_dir().join(format!("kokoro-floor-{}", std::process::id()));
