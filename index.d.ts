@@ -44,7 +44,10 @@ export interface AudioTask {
   id: string
   /** Japanese text to speak. */
   text: string
-  /** Where the 24 kHz mono 16-bit WAV goes; its folder is created when missing. */
+  /**
+   * Where the file goes (its folder is created when missing). Its extension (.wav, .mp3, .opus,
+   * .flac) gives the format unless the pool's `format` is set.
+   */
   outputPath: string
   /** A voice name such as `jf_alpha` (default: the pool's `defaultVoice`). */
   voice?: string
@@ -52,6 +55,27 @@ export interface AudioTask {
   speed?: number
   /** Kokoro phonemes to speak instead of the text (bypasses the Japanese G2P). */
   phonemes?: string
+}
+
+/**
+ * Checks each task's output file against what a pool with `options` would write now, without
+ * loading the model (the G2P runs for files that have a fingerprint). Throws on a bad option.
+ */
+export declare function checkOutputs(tasks: Array<AudioTask>, options?: PoolOptions | undefined | null): Array<OutputCheck>
+
+/** Whether a task's output file is what the task would write now. */
+export interface OutputCheck {
+  id: string
+  outputPath: string
+  /**
+   * `missing`: no file; `current`: its fingerprint matches; `unfingerprinted`: a file without
+   * one (kept unless forced); `changed`: its fingerprint differs (see `reasons`); `failed`:
+   * the task cannot be checked (see `error`).
+   */
+  status: 'missing' | 'current' | 'unfingerprinted' | 'changed' | 'failed'
+  /** What differs, e.g. `phonemes changed`, `voice changed`, `format changed`. */
+  reasons: Array<string>
+  error?: string
 }
 
 /**
@@ -63,7 +87,11 @@ export declare function phonemize(text: string): string
 export interface PoolOptions {
   /** Per-task limit on inference and writing, in ms (default 60000). The run is really stopped. */
   timeoutMs?: number
-  /** Report tasks whose output exists as skipped instead of generating them again (default true). */
+  /**
+   * Report tasks whose output is current as skipped instead of generating them again (default
+   * true): its fingerprint matches what the task would write, or it has none (a file from
+   * before fingerprints). `false`: regenerate every file.
+   */
   skipExisting?: boolean
   /** Voice of the tasks that name none (default `jf_alpha`). */
   defaultVoice?: string
@@ -82,6 +110,22 @@ export interface PoolOptions {
    * under 1 s).
    */
   model?: 'speech-window' | 'untouched'
+  /**
+   * File format of every output (default: each `outputPath`'s extension, else wav). A path
+   * whose extension names another format is that task's error.
+   */
+  format?: 'wav' | 'mp3' | 'opus' | 'flac'
+  /** kbit/s for mp3 (default 48) and opus (default 32). */
+  bitrate?: number
+  /** 24000 (default, the model's), 44100 or 48000 (opus: 24000 or 48000). */
+  sampleRate?: number
+  /**
+   * Integrated loudness target in LUFS (EBU R128), e.g. -16, with true peaks under -1 dBTP.
+   * Default: off (the model's own level).
+   */
+  loudness?: number
+  /** Silence before and after the speech in ms (default 50). */
+  padMs?: number
 }
 
 export interface ProcessResult {

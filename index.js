@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.AudioWorkerPool = nativeBinding.AudioWorkerPool
+module.exports.checkOutputs = nativeBinding.checkOutputs
 module.exports.phonemize = nativeBinding.phonemize

@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CourseDataError } from './course'
 import { COURSE_TYPES, type CourseType } from './course-types'
 import { dryRun, EXIT_CODES, generate, prepareCourse, type CliStreams, type GenerateOptions } from './generate'
+import { AUDIO_FORMATS, SAMPLE_RATES, type AudioFormat } from './outputs'
 import { loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
 
 export const BUNDLED_DATA_DIR = path.resolve(__dirname, '..', 'data')
@@ -24,6 +25,13 @@ interface ParsedOptions {
   outDir: string
   urlPrefix: string
   limit?: number
+  format: AudioFormat
+  bitrate?: number
+  sampleRate: string
+  loudness?: number
+  padMs: number
+  force: boolean
+  prune: boolean
 }
 
 function integerIn(min: number, max: number): (value: string) => number {
@@ -54,10 +62,18 @@ function parseSpeed(value: string): number {
   return speed
 }
 
+function parseLoudness(value: string): number {
+  const lufs = Number(value)
+  if (value.trim() === '' || !Number.isFinite(lufs) || lufs < -40 || lufs > -5) {
+    throw new InvalidArgumentError('It must be a loudness in LUFS from -40 to -5, e.g. -16.')
+  }
+  return lufs
+}
+
 export function buildProgram(): Command {
   return new Command('tts-generate')
     .description(
-      'Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.',
+      'Generate audio (WAV, MP3, Opus or FLAC) for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.',
     )
     .addOption(
       new Option('--provider <name>', 'speech provider')
@@ -90,18 +106,45 @@ export function buildProgram(): Command {
         'the bundled sample course in data/',
       ),
     )
-    .option('--out-dir <dir>', 'audio output folder; files go to <dir>/<type>/<id>[.part].wav', 'public/audio/')
+    .option('--out-dir <dir>', 'audio output folder: <dir>/<type>/<id>[.part].<format>', 'public/audio/')
     .option('--url-prefix <url>', 'URL of --out-dir in the app, used by --update-json', '/audio')
     .addOption(
       new Option('--limit <n>', 'only the first N items of each type (default: every item)').argParser(
         integerIn(1, 1_000_000),
       ),
     )
+    .addOption(
+      new Option('--format <format>', 'audio file format (and extension)')
+        .choices(AUDIO_FORMATS)
+        .argParser(oneOf('format', AUDIO_FORMATS))
+        .default('wav'),
+    )
+    .addOption(
+      new Option('--bitrate <kbps>', 'bit rate of mp3 and opus (default: 48 for mp3, 32 for opus)').argParser(
+        integerIn(6, 510),
+      ),
+    )
+    .addOption(
+      new Option('--sample-rate <hz>', 'output sample rate: 24000 is the model\'s; opus takes 24000 or 48000')
+        .choices(SAMPLE_RATES.map(String))
+        .default('24000'),
+    )
+    .addOption(
+      new Option('--loudness <lufs>', 'normalise each file to this integrated loudness (EBU R128), peaks under -1 dBTP; default: the model\'s level').argParser(
+        parseLoudness,
+      ),
+    )
+    .addOption(
+      new Option('--pad-ms <ms>', 'silence before and after the speech').argParser(integerIn(0, 5000)).default(50),
+    )
+    .option('--force', 'regenerate every file, even current ones and files without a fingerprint', false)
+    .option('--prune', 'remove orphans: audio files in the type folders that no item produces', false)
     .helpOption('-h, --help', 'show every option with its default')
     .addHelpText(
       'after',
       '\nExit codes: 0 all files done, 1 some failed, 2 invalid options or course data (nothing generated), 130 interrupted.\n' +
-        'Files that already exist are skipped, so rerunning resumes an interrupted run.',
+        'Files that are current are skipped, so rerunning resumes an interrupted run; a file whose text, phonemes, voice,\n' +
+        'speed, model or format settings changed is regenerated (each file carries a fingerprint of what made it).',
     )
     .showHelpAfterError('(run with --help to see every option)')
     .exitOverride()
@@ -135,6 +178,15 @@ export async function main(
     model: parsed.model,
     limit: parsed.limit,
     updateJson: parsed.updateJson,
+    output: {
+      format: parsed.format,
+      bitrate: parsed.bitrate,
+      sampleRate: Number(parsed.sampleRate),
+      loudness: parsed.loudness,
+      padMs: parsed.padMs,
+    },
+    force: parsed.force,
+    prune: parsed.prune,
   }
 
   let prepared
@@ -155,7 +207,7 @@ export async function main(
       io.stderr.write(`error: ${voiceProblem}\n`)
       return EXIT_CODES.usage
     }
-    if (parsed.dryRun) return dryRun(prepared, provider, io)
+    if (parsed.dryRun) return dryRun(prepared, provider, options, io)
 
     const controller = new AbortController()
     const onSigint = (): void => {
@@ -171,6 +223,7 @@ export async function main(
     }
   } catch (error) {
     io.stderr.write(`error: ${(error as Error).message}\n`)
-    return EXIT_CODES.failed
+    // The addon refuses option combinations it cannot encode (e.g. a bit rate for wav) as InvalidArg.
+    return (error as { code?: string }).code === 'InvalidArg' ? EXIT_CODES.usage : EXIT_CODES.failed
   }
 }

@@ -1,6 +1,5 @@
 // What each course item speaks, and where each audio file goes (docs/course-data.md, "What gets spoken").
 
-import { statSync } from 'node:fs'
 import path from 'node:path'
 
 import { CourseDataError, displayPath, isSafeId, type LoadedCourse } from './course'
@@ -10,14 +9,14 @@ import type { CourseItemByType, CourseType, KanjiItem } from './course-types'
 export type AudioFieldPath = (string | number)[]
 
 export interface SpokenPart {
-  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav`. */
+  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav` (or .mp3, …). */
   suffix: string
   text: string
   audioField: AudioFieldPath
 }
 
 export interface SpeechJob {
-  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without .wav>". */
+  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without extension>". */
   taskId: string
   type: CourseType
   itemId: string
@@ -35,6 +34,8 @@ export interface JobLayout {
   urlPrefix: string
   /** Only the first `limit` items of the file. */
   limit?: number
+  /** File extension: the audio format (default wav). */
+  format?: string
 }
 
 /** On readings, then kun readings with their okurigana/affix marks removed: "ニチ、ジツ。ひ、か。" */
@@ -84,7 +85,7 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
       )
     }
     return spokenParts(course.type, item).map((part) => {
-      const fileName = `${item.id}${part.suffix}.wav`
+      const fileName = `${item.id}${part.suffix}.${layout.format ?? 'wav'}`
       const outputPath = path.join(typeDir, fileName)
       return {
         taskId: `${course.type}/${item.id}${part.suffix}`,
@@ -98,20 +99,4 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
       }
     })
   })
-}
-
-/** A WAV header alone is 44 bytes: anything bigger that is already there counts as done (the pool writes atomically). */
-function isGenerated(file: string): boolean {
-  try {
-    return statSync(file).size > 44
-  } catch {
-    return false
-  }
-}
-
-export function splitExisting(jobs: SpeechJob[]): { pending: SpeechJob[]; existing: SpeechJob[] } {
-  const pending: SpeechJob[] = []
-  const existing: SpeechJob[] = []
-  for (const job of jobs) (isGenerated(job.outputPath) ? existing : pending).push(job)
-  return { pending, existing }
 }
