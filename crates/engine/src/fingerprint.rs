@@ -177,20 +177,32 @@ pub fn task_freshness(
         })?;
     freshness(&task.output_path, || {
         let phonemes = phonemes_to_speak(assets, &task.text, task.phonemes.as_deref())?;
-        let model_sha256 = model
-            .pinned_sha256()
-            .map_err(|error| TaskErrorKind::Internal {
-                cause: error.to_string(),
-            })?;
-        Ok(Fingerprint::new(&Recipe {
-            phonemes: &phonemes,
-            voice: task.voice.as_deref().unwrap_or(default_voice),
-            speed: task.speed.unwrap_or(1.0),
-            model,
-            model_sha256: &model_sha256,
-            output: &spec,
-        }))
+        let voice = task.voice.as_deref().unwrap_or(default_voice);
+        fingerprint_of(&phonemes, voice, task.speed.unwrap_or(1.0), model, &spec)
     })
+}
+
+/// The fingerprint of a file speaking `phonemes` with `voice` at `speed` on `model`, as `spec`.
+pub(crate) fn fingerprint_of(
+    phonemes: &str,
+    voice: &str,
+    speed: f32,
+    model: ModelVariant,
+    spec: &OutputSpec,
+) -> Result<Fingerprint, TaskErrorKind> {
+    let model_sha256 = model
+        .pinned_sha256()
+        .map_err(|error| TaskErrorKind::Internal {
+            cause: error.to_string(),
+        })?;
+    Ok(Fingerprint::new(&Recipe {
+        phonemes,
+        voice,
+        speed,
+        model,
+        model_sha256: &model_sha256,
+        output: spec,
+    }))
 }
 
 #[cfg(test)]

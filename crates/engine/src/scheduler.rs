@@ -23,7 +23,7 @@
 
 use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
-use crate::fingerprint::{Fingerprint, Recipe, task_freshness};
+use crate::fingerprint::{Fingerprint, fingerprint_of, task_freshness};
 use crate::inference::{RunStop, StopReason};
 use crate::output::{OutputOptions, OutputSpec, render};
 use crate::synthesis::{PreparedSpeech, SpeechRequest, prepare, synthesize};
@@ -504,14 +504,13 @@ async fn execute(
             if config.skip_existing && !freshness()?.needs_generating() {
                 return Ok(None);
             }
-            let output_error = |cause: String| TaskErrorKind::Output {
-                path: task.task.output_path.clone(),
-                cause,
-            };
             let spec = config
                 .output
                 .spec_for(&task.task.output_path)
-                .map_err(output_error)?;
+                .map_err(|cause| TaskErrorKind::Output {
+                    path: task.task.output_path.clone(),
+                    cause,
+                })?;
             let pending_wav = PendingWav::create(&task.task.output_path)?;
             let request = SpeechRequest {
                 text: &task.task.text,
@@ -520,18 +519,13 @@ async fn execute(
                 speed: task.speed,
             };
             let prepared = prepare(&engine, &request)?;
-            let model_sha256 = engine
-                .model_variant()
-                .pinned_sha256()
-                .map_err(|error| output_error(error.to_string()))?;
-            let fingerprint = Fingerprint::new(&Recipe {
-                phonemes: &prepared.phonemes,
-                voice: &task.voice,
-                speed: task.speed,
-                model: engine.model_variant(),
-                model_sha256: &model_sha256,
-                output: &spec,
-            });
+            let fingerprint = fingerprint_of(
+                &prepared.phonemes,
+                &task.voice,
+                task.speed,
+                engine.model_variant(),
+                &spec,
+            )?;
             Ok(Some((pending_wav, prepared, spec, fingerprint)))
         },
     )
