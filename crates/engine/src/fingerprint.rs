@@ -16,7 +16,7 @@
 use crate::assets::{AssetPaths, ModelVariant};
 use crate::encode::read_comment;
 use crate::error::TaskErrorKind;
-use crate::output::{OutputOptions, OutputSpec};
+use crate::render::{OutputOptions, OutputSpec};
 use crate::synthesis::phonemes_to_speak;
 use crate::task::Task;
 use serde_json::{Map, Value, json};

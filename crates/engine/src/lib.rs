@@ -8,7 +8,7 @@
 //!   most 510 tokens, and each chunk becomes audio.
 //! - [`inference`]: ONNX Runtime: the one model in memory, the inference slots, terminable runs;
 //!   the measured choice of layout is documented there.
-//! - [`audio`]: silence trimming and joining chunks; [`output`]: what the speech becomes on disk
+//! - [`audio`]: silence trimming and joining chunks; [`render`]: what the speech becomes on disk
 //!   (resampling, [`loudness`], padding, then [`encode`]: WAV, MP3, Opus, FLAC), tagged with its
 //!   [`fingerprint`] that decides whether a rerun regenerates it; [`wav`]: where a file is written
 //!   (atomically).
@@ -43,7 +43,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod inference;
 pub mod loudness;
-pub mod output;
+pub mod render;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
@@ -61,7 +61,7 @@ pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
 pub use fingerprint::{Fingerprint, Freshness};
 pub use inference::{InferenceLayout, SessionSharing};
-pub use output::{DEFAULT_PAD_MS, OutputOptions, OutputSpec};
+pub use render::{DEFAULT_PAD_MS, OutputOptions, OutputSpec};
 pub use scheduler::{
     Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunReport, TaskReport, TaskStatus,
 };

@@ -6,7 +6,7 @@
 //! 1. skips itself if its output is current (and `skip_existing`; see [`crate::fingerprint`]);
 //! 2. creates the output's folder and temporary file, and turns text into phonemes (blocking pool);
 //! 3. waits for an inference slot (the engine's layout bounds concurrent runs, whatever the concurrency);
-//! 4. runs the model on its chunks, frees the slot, renders the file (`output.rs`: resampling,
+//! 4. runs the model on its chunks, frees the slot, renders the file (`render.rs`: resampling,
 //!    loudness, padding, encoding, fingerprint), writes and renames it (blocking pool).
 //!
 //! The timeout counts from step 4's start: time spent waiting for a slot behind other tasks is not
@@ -25,7 +25,7 @@ use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
 use crate::fingerprint::{Fingerprint, fingerprint_of, task_freshness};
 use crate::inference::{RunStop, StopReason};
-use crate::output::{OutputOptions, OutputSpec, render};
+use crate::render::{OutputOptions, OutputSpec, render};
 use crate::synthesis::{PreparedSpeech, SpeechRequest, prepare, synthesize};
 use crate::task::{QueuedTask, Task, TaskOutcome, check_tasks};
 use crate::wav::PendingWav;

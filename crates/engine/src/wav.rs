@@ -1,4 +1,4 @@
-//! Where a file is written (its bytes come from `output.rs`), into a temporary file beside the output that is
+//! Where a file is written (its bytes come from `render.rs`), into a temporary file beside the output that is
 //! renamed over it when complete, so a reader never sees half a file.
 //!
 //! The temporary file is created when the task starts, before any inference: a missing parent folder
