@@ -1,14 +1,12 @@
 //! Sizes and loudness of generated audio files, as the README reports them.
 //!
 //! `cargo run --release -p kokoro-engine --example loudness_report -- [--target -16] DIR...`
-//! decodes every .wav/.mp3/.opus/.flac under each DIR with an independent decoder (symphonia;
-//! libopus for Opus packets), measures EBU R128 integrated loudness and true peak, and prints the
+//! decodes every .wav/.mp3/.opus/.flac under each DIR (`decode.rs`: symphonia; libopus for Opus
+//! packets), measures EBU R128 integrated loudness and true peak, and prints the
 //! bytes, the audio seconds, and over clips of at least 1 s the 5th, 50th and 95th percentile
 //! loudness, their spread, the largest distance from `--target` and the highest true peak.
 
-#[path = "../tests/support/decode.rs"]
-mod decode;
-
+use kokoro_engine::decode::decode_file;
 use kokoro_engine::loudness::measure;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +58,7 @@ fn main() {
             bytes += std::fs::metadata(file)
                 .map(|metadata| metadata.len())
                 .unwrap_or(0);
-            let decoded = decode::decode_file(file);
+            let decoded = decode_file(file).unwrap_or_else(|error| panic!("{error}"));
             seconds += decoded.seconds();
             if decoded.seconds() < 1.0 {
                 continue;

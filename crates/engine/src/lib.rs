@@ -37,6 +37,7 @@
 
 pub mod assets;
 pub mod audio;
+pub mod decode;
 pub mod encode;
 pub mod engine;
 pub mod error;

@@ -3,8 +3,9 @@
 //! to a file's bytes ([`render`]): resampling, loudness, padding, encoding.
 
 use crate::audio::SAMPLE_RATE;
+use crate::decode::decode;
 use crate::encode::{AudioFormat, Encoding, encode};
-use crate::loudness::{TARGET_RANGE_LUFS, normalize};
+use crate::loudness::{TARGET_RANGE_LUFS, measure, normalize};
 use std::path::Path;
 
 /// Silence added before and after the speech by default, in ms. The speech itself keeps 30 ms of
@@ -112,19 +113,47 @@ pub(crate) fn render(
 ) -> Result<RenderedFile, String> {
     let rate = spec.encoding.sample_rate;
     let mut samples = resample(speech, SAMPLE_RATE, rate)?;
-    if let Some(target) = spec.loudness_lufs {
-        normalize(&mut samples, rate, target)?;
-    }
     let pad = (u64::from(rate) * u64::from(spec.pad_ms) / 1000) as usize;
-    let mut padded = Vec::with_capacity(samples.len() + 2 * pad);
-    padded.resize(pad, 0.0);
-    padded.extend_from_slice(&samples);
-    padded.resize(padded.len() + pad, 0.0);
+    let padded = |samples: &[f32]| {
+        let mut padded = Vec::with_capacity(samples.len() + 2 * pad);
+        padded.resize(pad, 0.0);
+        padded.extend_from_slice(samples);
+        padded.resize(padded.len() + pad, 0.0);
+        padded
+    };
+    let Some(target) = spec.loudness_lufs else {
+        let padded = padded(&samples);
+        return Ok(RenderedFile {
+            bytes: encode(&padded, &spec.encoding, comment)?,
+            duration_seconds: padded.len() as f64 / f64::from(rate),
+        });
+    };
+    let unprocessed = samples.clone();
+    normalize(&mut samples, rate, target)?;
+    let mut file = padded(&samples);
+    let mut bytes = encode(&file, &spec.encoding, comment)?;
+    if spec.encoding.bitrate_kbps.is_some() {
+        // What a listener hears is the decoder's output, and lossy coding moves the loudness (MP3 at
+        // 48 kbit/s low-passes away up to 0.9 LU of it): measure the decoded file and aim past the
+        // target by what the coding took, once.
+        let decoded = decode(bytes.clone())?;
+        let heard = measure(&decoded.samples, decoded.sample_rate)?;
+        // A clip too short to gate would be measured with its padding: leave it as normalised.
+        if heard.gated && (target - heard.lufs).abs() > LOSSY_TOLERANCE_LU {
+            samples = unprocessed;
+            normalize(&mut samples, rate, target + (target - heard.lufs))?;
+            file = padded(&samples);
+            bytes = encode(&file, &spec.encoding, comment)?;
+        }
+    }
     Ok(RenderedFile {
-        bytes: encode(&padded, &spec.encoding, comment)?,
-        duration_seconds: padded.len() as f64 / f64::from(rate),
+        bytes,
+        duration_seconds: file.len() as f64 / f64::from(rate),
     })
 }
+
+/// A decoded lossy file closer than this to the loudness target is not encoded again.
+const LOSSY_TOLERANCE_LU: f64 = 0.1;
 
 /// `samples` at `to` Hz (rubato's FFT resampler; its delay is trimmed, so the length is exact).
 fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {

@@ -54,9 +54,10 @@ pub(crate) const SHORT_PHONEMES: &str = "tabeɾɯ";
 /// A 377-phoneme story sentence: about 25 s of audio, many seconds of inference.
 pub(crate) const LONG_PHONEMES: &str = "mɯkaɕimɯkaɕi, aɾɯ jama no okɯ ɲi ʨiːsana mɯɾa ɡa aɾʲimaɕita. sono mɯɾa ɲi βa, maiasa hajakɯ okʲite hatake o taɡajaɕi, jɯːɡata ɲi naɾɯto kodomo taʨi ɲi mɯkaɕibanaɕi o kʲika sete kɯɾeɾɯ, jasaɕii oʥiːsaɴ ɡa sɨnde i maɕita. aɾɯçi, oʥiːsaɴ βa moɾʲi no naka de ɸɯɕiɡʲi na çikaɾʲi o mʲiʦɨke, sono çikaɾʲi ɲi mʲiʨibʲikaɾeɾɯ joː ɲi, daɾe mo ɕiɾanai ɸɯɾɯi ʥiɲʥa e to tadoɾʲiʦɨkʲi maɕita.";
 
-#[path = "../tests/support/decode.rs"]
-mod decode;
-pub(crate) use decode::decode_file;
+/// The file at `path`, decoded (`decode.rs`).
+pub(crate) fn decode_file(path: &Path) -> crate::decode::Decoded {
+    crate::decode::decode_file(path).unwrap_or_else(|error| panic!("{error}"))
+}
 
 /// Root mean square of `samples`.
 pub(crate) fn rms(samples: &[f32]) -> f64 {
