@@ -10,7 +10,7 @@ import type { CourseItemByType, CourseType, KanjiItem } from './course-types'
 export type AudioFieldPath = (string | number)[]
 
 export interface SpokenPart {
-  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav`. */
+  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav` (or .mp3, …). */
   suffix: string
   text: string
   /** The course's own kana reading of `text`, where the item has one (vocabulary words, kanji examples). */
@@ -19,7 +19,7 @@ export interface SpokenPart {
 }
 
 export interface SpeechJob {
-  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without .wav>". */
+  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without extension>". */
   taskId: string
   type: CourseType
   itemId: string
@@ -39,6 +39,8 @@ export interface JobLayout {
   urlPrefix: string
   /** Only the first `limit` items of the file. */
   limit?: number
+  /** File extension: the audio format (default wav). */
+  format?: string
 }
 
 /** On readings, then kun readings with their okurigana/affix marks removed: "ニチ、ジツ。ひ、か。" */
@@ -89,7 +91,7 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
       )
     }
     return spokenParts(course.type, item).map((part) => {
-      const fileName = `${item.id}${part.suffix}.wav`
+      const fileName = `${item.id}${part.suffix}.${layout.format ?? 'wav'}`
       const outputPath = path.join(typeDir, fileName)
       return {
         taskId: `${course.type}/${item.id}${part.suffix}`,
@@ -106,18 +108,10 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
   })
 }
 
-/** A WAV header alone is 44 bytes: anything bigger that is already there counts as done (the pool writes atomically). */
-function isGenerated(file: string): boolean {
-  try {
-    return statSync(file).size > 44
-  } catch {
-    return false
-  }
-}
-
+/** Files that are there count as made: the pool writes atomically, so a file at its path is whole. */
 export function splitExisting(jobs: SpeechJob[]): { pending: SpeechJob[]; existing: SpeechJob[] } {
   const pending: SpeechJob[] = []
   const existing: SpeechJob[] = []
-  for (const job of jobs) (isGenerated(job.outputPath) ? existing : pending).push(job)
+  for (const job of jobs) ((statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0) > 0 ? existing : pending).push(job)
   return { pending, existing }
 }

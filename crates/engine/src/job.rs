@@ -1,15 +1,17 @@
 //! One task's job, from leaving the queue to its file in place, in four stages that run in order:
 //!
-//! 1. [`Job::prepare`]: skip the task if its output is there and complete (an incomplete one is
-//!    replaced and the outcome says why); create the output's folder and check that it is
-//!    writable; turn the text into phonemes and token chunks. A task prepares in its turn, and
+//! 1. [`Job::prepare`]: turn the text into phonemes and token chunks; skip the task if its output
+//!    is there, complete and current (its fingerprint is what this task would write, or it has
+//!    none: `fingerprint.rs`); an incomplete or changed one is replaced and the outcome says why;
+//!    create the output's folder and check that it is writable. A task prepares in its turn, and
 //!    keeps the turn until it has a slot: one turn per inference slot, so at any concurrency at
 //!    most that many tasks check folders at once or hold phonemes while they wait (a few KiB each),
 //!    and none holds an open file.
 //! 2. [`Job::wait_for_slot`]: wait for an inference slot; the engine's layout bounds the runs.
 //! 3. [`Job::infer`]: run the model on each chunk, trim and join (holding the slot).
-//! 4. [`Job::write`]: encode the audio and write it atomically and durably (`output.rs`), after
-//!    the slot is free. At most one task per slot writes at once.
+//! 4. [`Job::write`]: render the audio (`render.rs`: resampling, loudness, padding, encoding,
+//!    the fingerprint tag) and write it atomically and durably (`output.rs`), after the slot is
+//!    free. At most one task per slot writes at once.
 //!
 //! **Timeout.** The task's clock runs from the moment it leaves the queue to its file being in
 //! place, except while it waits for its turn to prepare, for a slot or for its turn to write:
@@ -23,15 +25,15 @@
 //! is already in place is kept and the task counts as generated. A job dropped before its end
 //! (its run was dropped) terminates its inference the same way.
 
-use crate::audio::SAMPLE_RATE;
 use crate::engine::Engine;
 use crate::error::{TaskError, TaskErrorKind};
+use crate::fingerprint::{self, Fingerprint, Freshness, fingerprint_of};
 use crate::inference::{InferenceSlot, RunStop, StopReason};
 use crate::output::{self, ExistingOutput};
+use crate::render::{OutputSpec, render};
 use crate::scheduler::PoolConfig;
 use crate::synthesis::{self, PreparedSpeech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
-use crate::wav;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -135,11 +137,14 @@ struct Job {
 
 /// What the prepare stage hands on.
 enum Prepared {
-    /// The output is there and complete.
+    /// The output is there, complete and current.
     Skip,
     Speak {
         speech: PreparedSpeech,
+        output: OutputSpec,
+        fingerprint: Fingerprint,
         replaced_invalid_output: Option<String>,
+        changes: Vec<String>,
     },
 }
 
@@ -150,7 +155,10 @@ impl Job {
             .await?;
         let Prepared::Speak {
             speech,
+            output,
+            fingerprint,
             replaced_invalid_output,
+            changes,
         } = self.prepare().await?
         else {
             return Ok(TaskOutcome::Skipped);
@@ -161,12 +169,12 @@ impl Job {
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
         let audio = self.infer(speech, slot, stop.clone()).await?;
-        let duration_seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
-        self.write(audio, stop).await?;
+        let duration_seconds = self.write(audio, output, fingerprint, stop).await?;
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
             replaced_invalid_output,
+            changes,
         })
     }
 
@@ -200,22 +208,35 @@ impl Job {
         self.finish(Stage::Infer, work, Some(&stop)).await
     }
 
-    /// Stage 4, in its turn: the WAV, written atomically and durably.
-    async fn write(&mut self, audio: Vec<f32>, stop: Arc<RunStop>) -> Result<(), TaskErrorKind> {
+    /// Stage 4, in its turn: the file, rendered as `output` says and tagged with `fingerprint`,
+    /// written atomically and durably. Returns the file's duration in seconds.
+    async fn write(
+        &mut self,
+        audio: Vec<f32>,
+        output: OutputSpec,
+        fingerprint: Fingerprint,
+        stop: Arc<RunStop>,
+    ) -> Result<f64, TaskErrorKind> {
         let context = self.context.clone();
         let _turn = self.wait(context.write_turns.acquire()).await?;
         let task = self.task.clone();
         let write_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
-            let bytes = wav::encode(&audio);
+            let file = render(&audio, &output, &fingerprint.to_text()).map_err(|cause| {
+                TaskErrorKind::Output {
+                    path: task.output_path.clone(),
+                    cause,
+                }
+            })?;
             drop(audio);
-            output::write_atomically(&task.output_path, &bytes, || {
+            output::write_atomically(&task.output_path, &file.bytes, || {
                 match write_stop.reason() {
                     // The caller reports why; this only keeps the file from taking its place.
                     Some(_) => Err(TaskErrorKind::Cancelled),
                     None => Ok(()),
                 }
-            })
+            })?;
+            Ok(file.duration_seconds)
         });
         self.finish(Stage::Write, work, Some(&stop)).await
     }
@@ -274,28 +295,65 @@ impl Job {
 
 /// Stage 1's blocking work.
 fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind> {
-    let mut replaced_invalid_output = None;
-    if context.config.skip_existing {
-        match output::existing_output(&task.output_path) {
-            ExistingOutput::Complete => return Ok(Prepared::Skip),
-            ExistingOutput::Incomplete(reason) => replaced_invalid_output = Some(reason),
-            ExistingOutput::Absent => {}
-        }
-    }
-    output::prepare_folder(&task.output_path)?;
+    let config = &context.config;
+    let output =
+        config
+            .output
+            .spec_for(&task.output_path)
+            .map_err(|cause| TaskErrorKind::Output {
+                path: task.output_path.clone(),
+                cause,
+            })?;
     let request = SpeechRequest {
         text: &task.text,
         phonemes: task.phonemes.as_deref(),
-        voice: task
-            .voice
-            .as_deref()
-            .unwrap_or(&context.config.default_voice),
+        voice: task.voice.as_deref().unwrap_or(&config.default_voice),
         speed: task.speed.unwrap_or(1.0),
-        user_dictionary: context.config.user_dictionary.as_ref(),
+        user_dictionary: config.user_dictionary.as_ref(),
+    };
+    let speak = || -> Result<(PreparedSpeech, Fingerprint), TaskErrorKind> {
+        let speech = synthesis::prepare(&context.engine, &request)?;
+        let fingerprint = fingerprint_of(
+            &speech.phonemes,
+            request.voice,
+            request.speed,
+            context.engine.model_variant(),
+            &output,
+        )?;
+        Ok((speech, fingerprint))
+    };
+    let mut replaced_invalid_output = None;
+    let mut changes = Vec::new();
+    let mut spoken = None;
+    if config.skip_existing {
+        match output::existing_output(&task.output_path, output.encoding.format) {
+            ExistingOutput::Absent => {}
+            ExistingOutput::Incomplete(reason) => replaced_invalid_output = Some(reason),
+            ExistingOutput::Complete => {
+                let freshness = fingerprint::freshness(&task.output_path, || {
+                    let (speech, fingerprint) = speak()?;
+                    spoken = Some((speech, fingerprint.clone()));
+                    Ok(fingerprint)
+                })?;
+                match freshness {
+                    Freshness::Current | Freshness::Unfingerprinted => return Ok(Prepared::Skip),
+                    Freshness::Changed { reasons } => changes = reasons,
+                    Freshness::Missing => {}
+                }
+            }
+        }
+    }
+    output::prepare_folder(&task.output_path)?;
+    let (speech, fingerprint) = match spoken {
+        Some(spoken) => spoken,
+        None => speak()?,
     };
     Ok(Prepared::Speak {
-        speech: synthesis::prepare(&context.engine, &request)?,
+        speech,
+        output,
+        fingerprint,
         replaced_invalid_output,
+        changes,
     })
 }
 

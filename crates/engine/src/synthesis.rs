@@ -42,6 +42,18 @@ pub(crate) fn check_speed(speed: f32) -> Result<(), TaskErrorKind> {
     }
 }
 
+/// The phonemes a task speaks: those given, else `phonemize` of its text. Blocking.
+pub(crate) fn phonemes_to_speak(
+    text: &str,
+    given: Option<&str>,
+    phonemize: impl FnOnce(&str) -> Result<String, TaskErrorKind>,
+) -> Result<String, TaskErrorKind> {
+    match given.map(str::trim).filter(|given| !given.is_empty()) {
+        Some(given) => Ok(given.to_string()),
+        None => phonemize(text),
+    }
+}
+
 /// Text to phonemes (ja-g2p, unless phonemes are given) to token chunks of at most 510 tokens,
 /// cut at sentence, then clause, then word boundaries. Blocking: runs the G2P.
 pub(crate) fn prepare(
@@ -50,14 +62,9 @@ pub(crate) fn prepare(
 ) -> Result<PreparedSpeech, TaskErrorKind> {
     check_speed(request.speed)?;
     let voice = engine.voices.get(request.voice)?;
-    let phonemes = match request
-        .phonemes
-        .map(str::trim)
-        .filter(|given| !given.is_empty())
-    {
-        Some(given) => given.to_string(),
-        None => engine.phonemize(request.text, request.user_dictionary)?,
-    };
+    let phonemes = phonemes_to_speak(request.text, request.phonemes, |text| {
+        engine.phonemize(text, request.user_dictionary)
+    })?;
     // A chunk of only spaces and punctuation would come out as noise: leave it out.
     let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
         .iter()

@@ -36,8 +36,11 @@ pub enum TaskOutcome {
         phonemes: String,
         /// Why the output that was there before was not kept (it was not a complete file).
         replaced_invalid_output: Option<String>,
+        /// What changed since the complete output that was there before was made (`text
+        /// changed`, `voice changed`, …: [`crate::Fingerprint::changes`]); empty if none was.
+        changes: Vec<String>,
     },
-    /// A complete output was there already and the pool skips existing outputs.
+    /// A complete, current output was there already and the pool skips existing outputs.
     Skipped,
     /// Nothing was written: the task failed, was cancelled or timed out, as its error's kind says
     /// ([`TaskOutcome::status`]).
