@@ -227,7 +227,7 @@ describe('tts-generate with the real model', () => {
     expect(wavFiles(vocabularyDir).map((name) => statSync(path.join(vocabularyDir, name)).mtimeMs)).toEqual(mtimes)
   })
 
-  it('regenerates exactly the file whose text changed, says why, and lists and prunes orphans', async () => {
+  it('regenerates exactly the file whose text or dictionary word changed, says why, and lists and prunes orphans', async () => {
     const data = tinyCourse()
     const { dataDir, outDir } = course(data)
     const dir = path.join(outDir, 'vocabulary')
@@ -265,6 +265,17 @@ describe('tts-generate with the real model', () => {
     for (const name of names) {
       if (name === 'yama.example.mp3') expect(identity(name).ino).not.toBe(before[name].ino)
       else expect(identity(name)).toEqual(before[name])
+    }
+
+    // A dictionary word changes what one file speaks (高い, only in that sentence): exactly that file is regenerated.
+    writeFileSync(path.join(dataDir, 'dictionary.csv'), '高い,コウイ\n')
+    const beforeDictionary = Object.fromEntries(names.map((name) => [name, identity(name)]))
+    const third = await runCli(args)
+    expect(third.code).toBe(0)
+    expect(third.stdout).toContain('vocabulary: 1 to generate (1 changed), 3 already there')
+    for (const name of names) {
+      if (name === 'yama.example.mp3') expect(identity(name).ino).not.toBe(beforeDictionary[name].ino)
+      else expect(identity(name)).toEqual(beforeDictionary[name])
     }
   })
 
