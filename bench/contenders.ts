@@ -58,10 +58,16 @@ export interface Outcome {
 /** Contenders of one family run the same items of a workload (see SAMPLING in run.ts). */
 export type Family = 'kokoro' | 'python' | 'old-design'
 
+/** The model a kokoro contender loads, when not the default (`untouched`). */
+export type Model = 'speech-window'
+export const MODELS: Model[] = ['speech-window']
+
 export interface Contender {
   key: string
   label: string
   family: Family
+  /** The key of the floor its "× floor" is taken against (the floor on the same model); kokoro only. */
+  floorKey?: string
   invocation(files: RunFiles): Invocation
   outcome(files: RunFiles, stdout: string): Outcome
 }
@@ -86,28 +92,51 @@ export interface Builds {
   floorBinary: string
 }
 
-export function poolContender(builds: Builds, concurrency: number): Contender {
+function modelSuffix(model?: Model): string {
+  return model ? `-${model}` : ''
+}
+
+export function poolContender(builds: Builds, concurrency: number, model?: Model): Contender {
   return {
-    key: `pool-c${concurrency}`,
-    label: `kokoro-pool, concurrency ${concurrency}`,
+    key: `pool-c${concurrency}${modelSuffix(model)}`,
+    label: `kokoro-pool, concurrency ${concurrency}${model ? `, ${model} model` : ''}`,
     family: 'kokoro',
+    floorKey: `floor${modelSuffix(model)}`,
     invocation: (files) => ({
       command: process.execPath,
-      args: [path.join(COMPILED_CONTENDERS, 'pool.js'), builds.addonModule, String(concurrency), files.itemsJson, files.outDir, files.report],
+      args: [
+        path.join(COMPILED_CONTENDERS, 'pool.js'),
+        builds.addonModule,
+        String(concurrency),
+        files.itemsJson,
+        files.outDir,
+        files.report,
+        ...(model ? [model] : []),
+      ],
       env: process.env,
     }),
     outcome: outcomeFromReport,
   }
 }
 
-export function floorContender(builds: Builds, layout: FloorLayout): Contender {
+export function floorContender(builds: Builds, layout: FloorLayout, model?: Model): Contender {
   return {
-    key: 'floor',
-    label: `floor: kokoro-floor ${floorLayoutName(layout)}`,
+    key: `floor${modelSuffix(model)}`,
+    label: `floor: kokoro-floor ${floorLayoutName(layout)}${model ? `, ${model} model` : ''}`,
     family: 'kokoro',
+    floorKey: `floor${modelSuffix(model)}`,
     invocation: (files) => ({
       command: builds.floorBinary,
-      args: ['--slots', String(layout.slots), '--threads', String(layout.threads), '--sharing', layout.sharing, files.itemsJsonl],
+      args: [
+        '--slots',
+        String(layout.slots),
+        '--threads',
+        String(layout.threads),
+        '--sharing',
+        layout.sharing,
+        ...(model ? ['--model', model] : []),
+        files.itemsJsonl,
+      ],
       env: process.env,
     }),
     outcome: (_files, stdout) => {

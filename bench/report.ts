@@ -2,6 +2,8 @@
 
 import { machineLine } from './machine'
 import type { Results, Summary } from './run'
+import { median } from './stats'
+import { medianTrace, STAGE_NAMES } from './trace'
 
 function fixed(value: number | null, digits: number): string {
   return value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits)
@@ -79,6 +81,7 @@ export function renderMarkdown(results: Results): string {
     }
     lines.push('')
   }
+  lines.push(...traceSection(results))
   lines.push(
     'files/min and audio s / wall s: items done (or audio seconds written) over the wall time from starting the ' +
       'contender process to its exit, model loading included. p50/p95: per item, from the item start to its WAV on disk ' +
@@ -89,3 +92,41 @@ export function renderMarkdown(results: Results): string {
   )
   return lines.join('\n')
 }
+
+/** "Where the time goes": the traced runs of the kokoro contenders (`--trace`), medians over the runs. */
+function traceSection(results: Results): string[] {
+  const traced = results.records.filter((record) => record.trace)
+  if (traced.length === 0) return []
+  const lines = [
+    '## Where the time goes (traced runs)',
+    '',
+    'Process wall time split into start-up (spawn to the run\'s start: runtime, addon, model load), the run, and exit; ' +
+      'the share of the run\'s slot time spent in inference, and the idle slot-seconds before the first inference, ' +
+      'between inferences and after the last. Then the median ms per task of each stage (bench/trace.ts).',
+    '',
+    '| workload | contender | slots × concurrency | wall s | start-up s | run s | exit s | slots busy | idle slot-s: head / gaps / tail |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  const groups = new Map<string, NonNullable<(typeof traced)[number]['trace']>[]>()
+  const walls = new Map<string, number[]>()
+  for (const record of traced) {
+    const key = `${record.workload}\u0000${record.contender}`
+    groups.set(key, [...(groups.get(key) ?? []), record.trace as NonNullable<typeof record.trace>])
+    walls.set(key, [...(walls.get(key) ?? []), record.wallSeconds])
+  }
+  const stageRows: string[] = []
+  for (const [key, summaries] of groups) {
+    const [workload, contender] = key.split('\u0000')
+    const trace = medianTrace(summaries)
+    const wall = median(walls.get(key) ?? [])
+    lines.push(
+      `| ${workload} | ${contender} | ${trace.slots} × ${trace.concurrency} | ${fixed(wall, 1)} | ${fixed(trace.startupSeconds, 2)} | ` +
+        `${fixed(trace.runSeconds, 2)} | ${fixed(trace.exitSeconds, 2)} | ${fixed(trace.slotBusyShare * 100, 1)}% | ` +
+        `${fixed(trace.idleHeadSlotSeconds, 2)} / ${fixed(trace.idleGapSlotSeconds, 2)} / ${fixed(trace.idleTailSlotSeconds, 2)} |`,
+    )
+    stageRows.push(`| ${workload} | ${contender} | ${STAGE_NAMES.map((name) => fixed(trace.stageMedianMs[name], 1)).join(' | ')} |`)
+  }
+  lines.push('', `| workload | contender | ${STAGE_NAMES.join(' | ')} |`, `|---|---|${STAGE_NAMES.map(() => '--:').join('|')}|`, ...stageRows, '')
+  return lines
+}
+

@@ -41,6 +41,8 @@ export interface ItemReport {
 
 export interface ContenderReport {
   items: ItemReport[]
+  /** kokoro-pool only: when each item's progress callback ran in JS (Unix ms), for the trace (bench/trace.ts). */
+  callbackUnixMs?: Record<string, number>
 }
 
 export const WORKLOADS_DIR = path.join(__dirname, 'workloads')

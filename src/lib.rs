@@ -314,6 +314,8 @@ impl AudioWorkerPool {
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
             user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
             output,
+            // A diagnosis for the benchmark (docs/benchmark.md, "Where the time goes").
+            trace_file: kokoro_engine::trace_file_from_env(),
         };
         Ok(AudioWorkerPool {
             pool: LoadingPool::start(engine_options, config),

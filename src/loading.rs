@@ -282,9 +282,11 @@ impl LoadingPool {
     }
 }
 
-/// Verifies the assets, loads the model and makes the pool. (The engine loads its Japanese
-/// dictionary with the first text it analyses, off the JS thread too.)
+/// Verifies the assets, loads the model and makes the pool. The Japanese dictionary (with the
+/// pool's user dictionary) loads at the same time on another thread: the first tasks' text
+/// analysis does not wait for it after the model is ready.
 fn load(engine_options: &EngineOptions, config: PoolConfig) -> Result<Pool> {
-    let engine = Engine::shared(engine_options).map_err(engine_error)?;
+    let engine = Engine::shared_with_analyser(engine_options, config.user_dictionary.as_ref())
+        .map_err(engine_error)?;
     Pool::new(engine, config).map_err(pool_error)
 }

@@ -43,7 +43,8 @@ pub struct Engine {
     pub(crate) model: Model,
     model_variant: ModelVariant,
     /// The Japanese analysers, one per user dictionary in use (`None`: none), each loaded on the
-    /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary).
+    /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary)
+    /// unless loaded with the model ([`Engine::shared_with_analyser`]).
     /// A list, not a map: finding one compares the dictionaries without cloning the task's.
     g2p: Mutex<Vec<(Option<UserDictionary>, Arc<JaG2p>)>>,
 }
@@ -52,6 +53,23 @@ impl Engine {
     /// The engine for `options`: the one already alive in this process for the same assets folder,
     /// model and layout, else a newly loaded one. Pools that share it share one model.
     pub fn shared(options: &EngineOptions) -> Result<Arc<Engine>, EngineError> {
+        Engine::shared_loading(options, Engine::load)
+    }
+
+    /// [`Engine::shared`] for a pool that will analyse text with the `user` dictionary: when the
+    /// engine has to be loaded, that analyser is loaded at the same time on another thread, so
+    /// that the dictionary (~0.25 s) does not delay the first task after the model is ready.
+    pub fn shared_with_analyser(
+        options: &EngineOptions,
+        user: Option<&UserDictionary>,
+    ) -> Result<Arc<Engine>, EngineError> {
+        Engine::shared_loading(options, |options| Engine::load_with_analyser(options, user))
+    }
+
+    fn shared_loading(
+        options: &EngineOptions,
+        load: impl FnOnce(&EngineOptions) -> Result<Arc<Engine>, EngineError>,
+    ) -> Result<Arc<Engine>, EngineError> {
         type Key = (PathBuf, ModelVariant, InferenceLayout, SessionSharing);
         static ALIVE: OnceLock<Mutex<HashMap<Key, Weak<Engine>>>> = OnceLock::new();
         let root = &options.assets_dir;
@@ -70,8 +88,31 @@ impl Engine {
         if let Some(engine) = alive.get(&key).and_then(Weak::upgrade) {
             return Ok(engine);
         }
-        let engine = Engine::load(options)?;
+        let engine = load(options)?;
         alive.insert(key, Arc::downgrade(&engine));
+        Ok(engine)
+    }
+
+    /// [`Engine::load`] with the analyser for the `user` dictionary loaded alongside, on another
+    /// thread. A dictionary that fails to load is left to the first task that needs it, whose error
+    /// names the task.
+    pub fn load_with_analyser(
+        options: &EngineOptions,
+        user: Option<&UserDictionary>,
+    ) -> Result<Arc<Engine>, EngineError> {
+        let dict_dir = AssetPaths::new(&options.assets_dir).ja_dict_dir();
+        let (engine, analyser) = std::thread::scope(|scope| {
+            let analyser = scope.spawn(|| load_analyser(dict_dir, user));
+            (Engine::load(options), analyser.join())
+        });
+        let engine = engine?;
+        if let Ok(Ok(analyser)) = analyser {
+            engine
+                .g2p
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push((user.cloned(), Arc::new(analyser)));
+        }
         Ok(engine)
     }
 
@@ -144,12 +185,7 @@ impl Engine {
         if let Some((_, g2p)) = loaded.iter().find(|(key, _)| key.as_ref() == user) {
             return Ok(g2p.clone());
         }
-        let dict_dir = self.assets.ja_dict_dir();
-        let g2p = match user {
-            Some(user) => JaG2p::with_user_dictionary(dict_dir, user),
-            None => JaG2p::load(dict_dir),
-        };
-        let g2p = Arc::new(g2p.map_err(g2p_error)?);
+        let g2p = Arc::new(load_analyser(self.assets.ja_dict_dir(), user).map_err(g2p_error)?);
         loaded.push((user.cloned(), g2p.clone()));
         Ok(g2p)
     }
@@ -165,6 +201,13 @@ pub(crate) fn phonemize_with(
 ) -> Result<String, TaskErrorKind> {
     let g2p = JaG2p::shared_with(assets.ja_dict_dir(), user).map_err(g2p_error)?;
     g2p.phonemize(text).map_err(g2p_error)
+}
+
+fn load_analyser(dict_dir: PathBuf, user: Option<&UserDictionary>) -> Result<JaG2p, G2pError> {
+    match user {
+        Some(user) => JaG2p::with_user_dictionary(dict_dir, user),
+        None => JaG2p::load(dict_dir),
+    }
 }
 
 fn g2p_error(error: G2pError) -> TaskErrorKind {

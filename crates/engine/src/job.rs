@@ -34,6 +34,7 @@ use crate::render::{OutputSpec, render};
 use crate::scheduler::PoolConfig;
 use crate::synthesis::{self, PreparedSpeech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
+use crate::trace::{self, Mark, RunTrace, TaskMarks};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub(crate) struct JobContext {
     pub(crate) write_turns: Semaphore,
     /// Becomes `true` when the run is cancelled.
     pub(crate) cancelled: watch::Receiver<bool>,
+    /// The run's trace, when it is traced (`trace.rs`).
+    pub(crate) trace: Option<RunTrace>,
 }
 
 impl JobContext {
@@ -60,12 +63,17 @@ impl JobContext {
         cancelled: watch::Receiver<bool>,
     ) -> JobContext {
         let slots = engine.layout.slots;
+        let trace = config
+            .trace_file
+            .as_deref()
+            .map(|file| RunTrace::new(file, slots, config.concurrency));
         JobContext {
             engine,
             config,
             prepare_turns: Arc::new(Semaphore::new(slots)),
             write_turns: Semaphore::new(slots),
             cancelled,
+            trace,
         }
     }
 }
@@ -94,23 +102,32 @@ pub(crate) struct JobEnd {
     pub(crate) outcome: TaskOutcome,
     /// From leaving the queue to the end, waits included.
     pub(crate) elapsed: Duration,
+    /// The stage boundaries it reached, when the run is traced.
+    pub(crate) marks: Option<TaskMarks>,
 }
 
 /// Runs one task through its stages. Never fails: a problem becomes the task's outcome.
 pub(crate) async fn run(context: Arc<JobContext>, queued: QueuedTask) -> JobEnd {
     let started = Instant::now();
     let QueuedTask { task, problem } = queued;
+    let mut marks = context
+        .trace
+        .as_ref()
+        .map(|trace| trace.task_marks(&task.id));
+    trace::mark(&mut marks, Mark::Dequeued);
     let task = Arc::new(task);
     let result = match problem {
         Some(problem) => Err(*problem),
         None => {
-            Job {
+            let mut job = Job {
                 time_left: context.config.timeout,
                 context,
                 task: task.clone(),
-            }
-            .execute()
-            .await
+                marks,
+            };
+            let result = job.execute().await;
+            marks = job.marks;
+            result
         }
     };
     // Every stage awaited its blocking work, so no copy of the task is left.
@@ -125,6 +142,7 @@ pub(crate) async fn run(context: Arc<JobContext>, queued: QueuedTask) -> JobEnd 
         task,
         outcome,
         elapsed: started.elapsed(),
+        marks,
     }
 }
 
@@ -133,6 +151,8 @@ struct Job {
     task: Arc<Task>,
     /// What is left of the timeout; spent while the task works, not while it waits.
     time_left: Duration,
+    /// Stage boundaries reached, when the run is traced.
+    marks: Option<TaskMarks>,
 }
 
 /// What the prepare stage hands on.
@@ -149,10 +169,11 @@ enum Prepared {
 }
 
 impl Job {
-    async fn execute(mut self) -> Result<TaskOutcome, TaskErrorKind> {
+    async fn execute(&mut self) -> Result<TaskOutcome, TaskErrorKind> {
         let turn = self
             .wait(self.context.prepare_turns.clone().acquire_owned())
             .await?;
+        trace::mark(&mut self.marks, Mark::PrepareTurn);
         let Prepared::Speak {
             speech,
             output,
@@ -163,13 +184,17 @@ impl Job {
         else {
             return Ok(TaskOutcome::Skipped);
         };
+        trace::mark(&mut self.marks, Mark::Prepared);
         let slot = self.wait_for_slot().await?;
+        trace::mark(&mut self.marks, Mark::Slot);
         drop(turn);
         let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
         let audio = self.infer(speech, slot, stop.clone()).await?;
+        trace::mark(&mut self.marks, Mark::Inferred);
         let duration_seconds = self.write(audio, output, fingerprint, stop).await?;
+        trace::mark(&mut self.marks, Mark::Written);
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
@@ -219,6 +244,7 @@ impl Job {
     ) -> Result<f64, TaskErrorKind> {
         let context = self.context.clone();
         let _turn = self.wait(context.write_turns.acquire()).await?;
+        trace::mark(&mut self.marks, Mark::WriteTurn);
         let task = self.task.clone();
         let write_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {

@@ -19,6 +19,8 @@
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
 //!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
+//! - `trace`: opt-in stage timestamps of every task of a run (`PoolConfig::trace_file`,
+//!   [`TRACE_ENV`]), for the benchmark.
 //!
 //! ```no_run
 //! use kokoro_engine::{Engine, EngineOptions, Pool, PoolConfig, Task, assets};
@@ -56,6 +58,7 @@ pub mod render;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
+mod trace;
 pub mod vocab;
 pub mod voices;
 pub mod wav;
@@ -78,3 +81,4 @@ pub use scheduler::{
 };
 pub use synthesis::SPEED_RANGE;
 pub use task::{Task, TaskOutcome, TaskStatus, check_ids};
+pub use trace::{TRACE_ENV, trace_file_from_env};

@@ -22,6 +22,7 @@ use crate::error::{PoolError, TaskError, TaskErrorKind};
 use crate::job::{self, JobContext, JobEnd, cancellation, join_error_kind};
 use crate::render::OutputOptions;
 use crate::task::{QueuedTask, Task, TaskOutcome, TaskQueue, TaskStatus};
+use crate::trace::{self, Mark, TaskMarks};
 use ja_g2p::UserDictionary;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -52,6 +53,8 @@ pub struct PoolConfig {
     pub user_dictionary: Option<UserDictionary>,
     /// Format, loudness and padding of the files written.
     pub output: OutputOptions,
+    /// Where each run writes its trace of every task's stages (`trace.rs`); `None`: no trace.
+    pub trace_file: Option<PathBuf>,
 }
 
 impl Default for PoolConfig {
@@ -63,6 +66,7 @@ impl Default for PoolConfig {
             default_voice: "jf_alpha".to_string(),
             user_dictionary: None,
             output: OutputOptions::default(),
+            trace_file: None,
         }
     }
 }
@@ -316,36 +320,44 @@ impl Batch {
         let mut reports: Vec<Option<TaskReport>> = Vec::with_capacity(total);
         reports.resize_with(total, || None);
         let mut tally = Tally::default();
-        let mut record =
-            |index: usize, report: TaskReport, elapsed: Duration, tally: &mut Tally| {
-                let status = report.outcome.status();
-                tally.count(status);
-                let error = report.outcome.error();
-                let event = ProgressEvent {
-                    completed: tally.completed,
-                    total,
-                    succeeded: tally.succeeded,
-                    failed: tally.failed,
-                    skipped: tally.skipped,
-                    cancelled: tally.cancelled,
-                    timed_out: tally.timed_out,
-                    active: run.active.load(Ordering::SeqCst),
-                    queued: run.not_started.load(Ordering::SeqCst),
-                    id: report.id.clone(),
-                    status,
-                    error: error.map(ToString::to_string),
-                    code: error.map(|error| error.kind.code()),
-                    elapsed_ms: elapsed.as_millis() as u64,
-                    audio_seconds: match &report.outcome {
-                        TaskOutcome::Generated {
-                            duration_seconds, ..
-                        } => *duration_seconds,
-                        _ => 0.0,
-                    },
-                };
-                reports[index] = Some(report);
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| on_progress(event)));
+        let mut record = |index: usize,
+                          report: TaskReport,
+                          elapsed: Duration,
+                          mut marks: Option<TaskMarks>,
+                          tally: &mut Tally| {
+            let status = report.outcome.status();
+            tally.count(status);
+            let error = report.outcome.error();
+            let event = ProgressEvent {
+                completed: tally.completed,
+                total,
+                succeeded: tally.succeeded,
+                failed: tally.failed,
+                skipped: tally.skipped,
+                cancelled: tally.cancelled,
+                timed_out: tally.timed_out,
+                active: run.active.load(Ordering::SeqCst),
+                queued: run.not_started.load(Ordering::SeqCst),
+                id: report.id.clone(),
+                status,
+                error: error.map(ToString::to_string),
+                code: error.map(|error| error.kind.code()),
+                elapsed_ms: elapsed.as_millis() as u64,
+                audio_seconds: match &report.outcome {
+                    TaskOutcome::Generated {
+                        duration_seconds, ..
+                    } => *duration_seconds,
+                    _ => 0.0,
+                },
             };
+            reports[index] = Some(report);
+            trace::mark(&mut marks, Mark::Reported);
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| on_progress(event)));
+            trace::mark(&mut marks, Mark::CallbackReturned);
+            if let (Some(trace), Some(marks)) = (&context.trace, marks) {
+                trace.record(marks);
+            }
+        };
 
         let mut waiting = self.tasks.into_iter().enumerate();
         let mut running = JoinSet::new();
@@ -369,7 +381,7 @@ impl Batch {
                         output_path,
                         outcome,
                     };
-                    record(index, report, Duration::ZERO, &mut tally);
+                    record(index, report, Duration::ZERO, None, &mut tally);
                 }
             }
             while running.len() < context.config.concurrency {
@@ -405,11 +417,12 @@ impl Batch {
             let Some((index, id, output_path)) = running_tasks.remove(&task_id) else {
                 continue;
             };
-            let (report, elapsed) = match ended {
+            let (report, elapsed, marks) = match ended {
                 Ok(JobEnd {
                     task,
                     outcome,
                     elapsed,
+                    marks,
                 }) => (
                     TaskReport {
                         id: task.id,
@@ -417,6 +430,7 @@ impl Batch {
                         outcome,
                     },
                     elapsed,
+                    marks,
                 ),
                 Err(join_error) => {
                     let error = TaskError {
@@ -429,10 +443,13 @@ impl Batch {
                         output_path,
                         outcome,
                     };
-                    (report, Duration::ZERO)
+                    (report, Duration::ZERO, None)
                 }
             };
-            record(index, report, elapsed, &mut tally);
+            record(index, report, elapsed, marks, &mut tally);
+        }
+        if let Some(trace) = &context.trace {
+            trace.finish();
         }
 
         RunReport {

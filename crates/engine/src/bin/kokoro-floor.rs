@@ -187,16 +187,16 @@ fn run() -> Result<(), String> {
         layout: arguments.layout,
         sharing: arguments.sharing,
     };
-    let engine = Engine::load(&options).map_err(|error| error.to_string())?;
-    if utterances
+    // As kokoro-pool does: the dictionary loads with the model, when there is text to analyse.
+    let analyses_text = utterances
         .iter()
-        .any(|utterance| utterance.phonemes.is_none())
-    {
-        // The dictionary loads on first use: count it as loading, not as throughput.
-        engine
-            .phonemize("日本", None)
-            .map_err(|error| error.to_string())?;
+        .any(|utterance| utterance.phonemes.is_none());
+    let engine = if analyses_text {
+        Engine::load_with_analyser(&options, None)
+    } else {
+        Engine::load(&options)
     }
+    .map_err(|error| error.to_string())?;
     let load_seconds = load_started.elapsed().as_secs_f64();
     let load_cpu_seconds = process_cpu_seconds();
     let concurrency = arguments.concurrency.unwrap_or(arguments.layout.slots);
@@ -205,6 +205,7 @@ fn run() -> Result<(), String> {
         timeout: Duration::from_secs(600),
         skip_existing: false,
         default_voice: arguments.voice.clone(),
+        trace_file: kokoro_engine::trace_file_from_env(),
         ..PoolConfig::default()
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
