@@ -10,7 +10,7 @@ import path from 'node:path'
 import type { GrammarItem, KanjiItem, VocabularyItem } from '../lib/course-types'
 import { WORKLOAD_NAMES, type Workload, type WorkloadItem, type WorkloadName, workloadPath } from './workload'
 
-const WORKLOAD_VERSION = 1
+const WORKLOAD_VERSION = 2
 const REPO_ROOT = path.resolve(__dirname, '..')
 const VOCAB_SIZE = 100
 const SENTENCES_SIZE = 40
