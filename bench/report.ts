@@ -101,10 +101,11 @@ function traceSection(results: Results): string[] {
     '## Where the time goes (traced runs)',
     '',
     'Process wall time split into start-up (spawn to the run\'s start: runtime, addon, model load), the run, and exit; ' +
-      'the share of the run\'s slot time spent in inference, and the idle slot-seconds before the first inference, ' +
-      'between inferences and after the last. Then the median ms per task of each stage (bench/trace.ts).',
+      'the share of the run\'s slot time spent in inference, and the idle slot-seconds before the first inference (head), ' +
+      'while tasks were left to start (gaps) and after the last inference started (drain). Then the median ms per task ' +
+      'of each stage (bench/trace.ts).',
     '',
-    '| workload | contender | slots × concurrency | wall s | start-up s | run s | exit s | slots busy | idle slot-s: head / gaps / tail |',
+    '| workload | contender | slots × concurrency | wall s | start-up s | run s | exit s | slots busy | idle slot-s: head / gaps / drain |',
     '|---|---|--:|--:|--:|--:|--:|--:|--:|',
   ]
   const groups = new Map<string, NonNullable<(typeof traced)[number]['trace']>[]>()
@@ -122,7 +123,7 @@ function traceSection(results: Results): string[] {
     lines.push(
       `| ${workload} | ${contender} | ${trace.slots} × ${trace.concurrency} | ${fixed(wall, 1)} | ${fixed(trace.startupSeconds, 2)} | ` +
         `${fixed(trace.runSeconds, 2)} | ${fixed(trace.exitSeconds, 2)} | ${fixed(trace.slotBusyShare * 100, 1)}% | ` +
-        `${fixed(trace.idleHeadSlotSeconds, 2)} / ${fixed(trace.idleGapSlotSeconds, 2)} / ${fixed(trace.idleTailSlotSeconds, 2)} |`,
+        `${fixed(trace.idleHeadSlotSeconds, 2)} / ${fixed(trace.idleGapSlotSeconds, 2)} / ${fixed(trace.idleDrainSlotSeconds, 2)} |`,
     )
     stageRows.push(`| ${workload} | ${contender} | ${STAGE_NAMES.map((name) => fixed(trace.stageMedianMs[name], 1)).join(' | ')} |`)
   }

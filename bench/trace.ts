@@ -41,10 +41,14 @@ export interface TraceSummary {
   exitSeconds: number
   /** Share of the run's slot time spent in inference. */
   slotBusyShare: number
-  /** Idle slot time (slot-seconds) before the first inference, between inferences, after the last. */
+  /**
+   * Idle slot time (slot-seconds): before the first inference starts (head); from then until the
+   * last one starts, while tasks were left to start (gaps: what the scheduling loses); after the
+   * last start, when slots run out of work one by one (drain).
+   */
   idleHeadSlotSeconds: number
   idleGapSlotSeconds: number
-  idleTailSlotSeconds: number
+  idleDrainSlotSeconds: number
   /** Median ms per task of each stage, and the sum over tasks in seconds (STAGE_NAMES). */
   stageMedianMs: Record<string, number>
   stageTotalSeconds: Record<string, number>
@@ -71,30 +75,19 @@ export function summarizeTrace(file: string, spawnedUnixMs: number, wallSeconds:
     if (reported !== null && arrived !== undefined) stageMs.get('JS delivery')?.push(arrived - (trace.startedUnixMs + reported))
   }
 
-  // Slot occupancy: the inference intervals, swept in time order.
-  const events = trace.tasks
-    .flatMap((task) => {
-      const start = at(task, 'slot')
-      const end = at(task, 'inferred')
-      return start !== null && end !== null ? [{ time: start, change: 1 }, { time: end, change: -1 }] : []
-    })
-    .sort((a, b) => a.time - b.time || a.change - b.change)
-  let busyMs = 0
-  let running = 0
-  let previous = 0
-  for (const event of events) {
-    busyMs += running * (event.time - previous)
-    running += event.change
-    previous = event.time
-  }
-  const starts = events.filter((event) => event.change > 0).map((event) => event.time)
-  const ends = events.filter((event) => event.change < 0).map((event) => event.time)
-  const firstStart = starts.length > 0 ? Math.min(...starts) : trace.elapsedMs
-  const lastEnd = ends.length > 0 ? Math.max(...ends) : trace.elapsedMs
-  // Before the first inference and after the last every slot idles; in between, what is not busy.
-  const head = trace.slots * firstStart
-  const tail = trace.slots * (trace.elapsedMs - lastEnd)
-  const gap = trace.slots * (lastEnd - firstStart) - busyMs
+  // Slot occupancy: the inference intervals.
+  const inferences = trace.tasks.flatMap((task) => {
+    const start = at(task, 'slot')
+    const end = at(task, 'inferred')
+    return start !== null && end !== null ? [{ start, end }] : []
+  })
+  /** Idle slot-ms within [from, to]: slot time there minus the inference time inside it. */
+  const idleWithin = (from: number, to: number): number =>
+    trace.slots * (to - from) -
+    inferences.reduce((busy, { start, end }) => busy + Math.max(0, Math.min(end, to) - Math.max(start, from)), 0)
+  const busyMs = inferences.reduce((busy, { start, end }) => busy + (end - start), 0)
+  const firstStart = inferences.length > 0 ? Math.min(...inferences.map(({ start }) => start)) : trace.elapsedMs
+  const lastStart = inferences.length > 0 ? Math.max(...inferences.map(({ start }) => start)) : trace.elapsedMs
 
   const startupMs = trace.startedUnixMs - spawnedUnixMs
   return {
@@ -105,9 +98,9 @@ export function summarizeTrace(file: string, spawnedUnixMs: number, wallSeconds:
     runSeconds: trace.elapsedMs / 1e3,
     exitSeconds: wallSeconds - (startupMs + trace.elapsedMs) / 1e3,
     slotBusyShare: busyMs / (trace.slots * trace.elapsedMs),
-    idleHeadSlotSeconds: head / 1e3,
-    idleGapSlotSeconds: gap / 1e3,
-    idleTailSlotSeconds: tail / 1e3,
+    idleHeadSlotSeconds: idleWithin(0, firstStart) / 1e3,
+    idleGapSlotSeconds: idleWithin(firstStart, lastStart) / 1e3,
+    idleDrainSlotSeconds: idleWithin(lastStart, trace.elapsedMs) / 1e3,
     stageMedianMs: Object.fromEntries([...stageMs].map(([name, values]) => [name, median(values)])),
     stageTotalSeconds: Object.fromEntries([...stageMs].map(([name, values]) => [name, values.reduce((sum, value) => sum + value, 0) / 1e3])),
   }
@@ -128,7 +121,7 @@ export function medianTrace(summaries: TraceSummary[]): TraceSummary {
     slotBusyShare: of((summary) => summary.slotBusyShare),
     idleHeadSlotSeconds: of((summary) => summary.idleHeadSlotSeconds),
     idleGapSlotSeconds: of((summary) => summary.idleGapSlotSeconds),
-    idleTailSlotSeconds: of((summary) => summary.idleTailSlotSeconds),
+    idleDrainSlotSeconds: of((summary) => summary.idleDrainSlotSeconds),
     stageMedianMs: byStage((summary) => summary.stageMedianMs),
     stageTotalSeconds: byStage((summary) => summary.stageTotalSeconds),
   }
