@@ -275,9 +275,9 @@ async function main(): Promise<void> {
     python,
     root,
     cacheDir,
-    'onnxruntime==1.31.1',
-    'onnxruntime/capi/libonnxruntime.so.1.31.1',
-    'onnxruntime/libonnxruntime.so.1.31.1',
+    'onnxruntime==1.32.0',
+    'onnxruntime/capi/libonnxruntime.so.1.32.0',
+    'onnxruntime/libonnxruntime.so.1.32.0',
   )
   fetchVoices(root, cacheDir)
   await buildDictionary(python, root, cacheDir)

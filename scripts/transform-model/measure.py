@@ -8,7 +8,8 @@ the untouched model's trimmed output, sample-aligned (the window start is recomp
 transform's own rule); optionally writes WAV pairs for listening.
 speed: items/s and decoded frames/s of both models in the same process, one intra-op thread,
 interleaved rounds (the order flips every round), median over rounds.
-Needs onnxruntime==1.31.1 besides requirements.txt.
+Needs onnxruntime besides requirements.txt: the version pinned in assets.lock.json (1.32.0 now;
+docs/silence.md's figures were measured with 1.31.1).
 """
 
 import json

@@ -28,7 +28,7 @@ const MODEL_FILE: &str = "kokoro-v1.0.int8.onnx";
 /// Derived from [`MODEL_FILE`] by `npx kokoro-pool fetch-assets` (`scripts/transform-model/`).
 const SPEECH_WINDOW_MODEL_FILE: &str = "kokoro-v1.0.int8.speech-window.onnx";
 const VOCAB_FILE: &str = "vocab.json";
-const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+const ORT_LIBRARY_FILE: &str = "onnxruntime/libonnxruntime.so.1.32.0";
 const VOICES_DIR: &str = "voices";
 const JA_DICT_DIR: &str = "ja-dict";
 /// ONNX Runtime's optimised graphs of the models (`graph_cache`).
