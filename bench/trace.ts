@@ -81,11 +81,29 @@ export function summarizeTrace(file: string, spawnedUnixMs: number, wallSeconds:
     const end = at(task, 'inferred')
     return start !== null && end !== null ? [{ start, end }] : []
   })
-  /** Idle slot-ms within [from, to]: slot time there minus the inference time inside it. */
-  const idleWithin = (from: number, to: number): number =>
-    trace.slots * (to - from) -
-    inferences.reduce((busy, { start, end }) => busy + Math.max(0, Math.min(end, to) - Math.max(start, from)), 0)
-  const busyMs = inferences.reduce((busy, { start, end }) => busy + (end - start), 0)
+  // A task marks `inferred` when its job resumes after the run, a moment after the run freed its
+  // slot, so the next task's interval may begin before it ends: count at most `slots` at a time.
+  const changes = inferences
+    .flatMap(({ start, end }) => [
+      { time: start, change: 1 },
+      { time: end, change: -1 },
+    ])
+    .sort((a, b) => a.time - b.time || a.change - b.change)
+  /** Busy slot-ms within [from, to]. */
+  const busyWithin = (from: number, to: number): number => {
+    let busy = 0
+    let running = 0
+    let previous = from
+    for (const { time, change } of changes) {
+      const clipped = Math.min(Math.max(time, from), to)
+      busy += Math.min(running, trace.slots) * (clipped - previous)
+      previous = clipped
+      running += change
+    }
+    return busy + Math.min(running, trace.slots) * (to - previous)
+  }
+  const idleWithin = (from: number, to: number): number => trace.slots * (to - from) - busyWithin(from, to)
+  const busyMs = busyWithin(0, trace.elapsedMs)
   const firstStart = inferences.length > 0 ? Math.min(...inferences.map(({ start }) => start)) : trace.elapsedMs
   const lastStart = inferences.length > 0 ? Math.max(...inferences.map(({ start }) => start)) : trace.elapsedMs
 
