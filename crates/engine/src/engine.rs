@@ -291,4 +291,34 @@ mod tests {
         assert_eq!(engine.phonemize("  ", None), Err(TaskErrorKind::EmptyText));
         assert!(engine.voices().contains(&"jf_alpha".to_string()));
     }
+
+    #[test]
+    fn the_analyser_for_the_pools_dictionary_is_ready_when_the_engine_is() {
+        let user = UserDictionary::parse(
+            std::path::Path::new("course/dictionary.csv"),
+            "生物,なまもの\n",
+        )
+        .unwrap();
+        let options = EngineOptions {
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            ..crate::test_support::engine_options()
+        };
+        let engine = Engine::load_with_analyser(&options, Some(&user)).unwrap();
+        let loaded = |engine: &Engine| {
+            engine
+                .g2p
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(key, _)| key.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(loaded(&engine), [Some(user.clone())]);
+        // The preloaded analyser is the one used: the author's reading, nothing loaded again.
+        assert_eq!(engine.phonemize("生物", Some(&user)).unwrap(), "namamono");
+        assert_eq!(loaded(&engine), [Some(user)]);
+    }
 }
