@@ -29,7 +29,7 @@ use crate::error::{TaskError, TaskErrorKind};
 use crate::inference::{InferenceSlot, RunStop, StopReason};
 use crate::output::{self, ExistingOutput};
 use crate::scheduler::PoolConfig;
-use crate::synthesis::{self, PreparedSpeech, SpeechRequest};
+use crate::synthesis::{self, PreparedSpeech, Speech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
 use crate::wav;
 use std::fmt;
@@ -160,9 +160,9 @@ impl Job {
         let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
-        let audio = self.infer(speech, slot, stop.clone()).await?;
-        let duration_seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
-        self.write(audio, stop).await?;
+        let speech = self.infer(speech, slot, stop.clone()).await?;
+        let duration_seconds = speech.audio.len() as f64 / f64::from(SAMPLE_RATE);
+        self.write(speech.audio, stop).await?;
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
@@ -191,7 +191,7 @@ impl Job {
         speech: PreparedSpeech,
         slot: InferenceSlot,
         stop: Arc<RunStop>,
-    ) -> Result<Vec<f32>, TaskErrorKind> {
+    ) -> Result<Speech, TaskErrorKind> {
         let engine = self.context.engine.clone();
         let run_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {

@@ -39,6 +39,7 @@
 
 pub mod assets;
 pub mod audio;
+mod duration_outputs;
 pub mod engine;
 pub mod error;
 mod graph_cache;
@@ -49,6 +50,7 @@ pub mod output;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
+pub mod timeline;
 pub mod vocab;
 pub mod voices;
 pub mod wav;

@@ -1,7 +1,11 @@
 //! One task's speech: where text becomes phonemes (`prepare`) and phonemes become audio
 //! (`synthesize`).
 
-use crate::audio::{join_chunks, trim_silence};
+use crate::audio::{join_chunks, kept_range};
+#[cfg(test)]
+use crate::audio::trim_silence;
+use crate::duration_outputs::SAMPLES_PER_FRAME;
+use crate::timeline::{PhonemeTimeline, TimedToken};
 use crate::engine::Engine;
 use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
@@ -29,7 +33,7 @@ pub(crate) struct SpeechRequest<'a> {
 /// A task ready for inference: its phonemes, cut into model-sized token chunks.
 pub(crate) struct PreparedSpeech {
     pub(crate) phonemes: String,
-    chunks: Vec<Vec<i64>>,
+    chunks: Vec<Chunk>,
     voice: Arc<Voice>,
     speed: f32,
 }
@@ -40,6 +44,13 @@ pub(crate) fn check_speed(speed: f32) -> Result<(), TaskErrorKind> {
     } else {
         Err(TaskErrorKind::InvalidSpeed { speed })
     }
+}
+
+/// One model run's tokens: their ids and the character of the task's phonemes each was made of.
+#[derive(Debug, Clone, PartialEq)]
+struct Chunk {
+    token_ids: Vec<i64>,
+    phoneme_indices: Vec<usize>,
 }
 
 /// Text to phonemes (ja-g2p, unless phonemes are given) to token chunks of at most 510 tokens,
@@ -58,12 +69,31 @@ pub(crate) fn prepare(
         Some(given) => given.to_string(),
         None => engine.phonemize(request.text, request.user_dictionary)?,
     };
-    // A chunk of only spaces and punctuation would come out as noise: leave it out.
-    let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
-        .iter()
-        .filter(|chunk| engine.vocab.is_speakable(chunk))
-        .map(|chunk| engine.vocab.token_ids(chunk))
-        .collect();
+    // Pieces are the phonemes' own characters in order, only whitespace dropped between them.
+    let mut next_char = 0;
+    let mut chunks = Vec::new();
+    for piece in ja_g2p::split_phonemes(&phonemes, MAX_TOKENS) {
+        let first = next_char
+            + phonemes
+                .chars()
+                .skip(next_char)
+                .take_while(|c| c.is_whitespace())
+                .count();
+        next_char = first + piece.chars().count();
+        // A chunk of only spaces and punctuation would come out as noise: leave it out.
+        if !engine.vocab.is_speakable(&piece) {
+            continue;
+        }
+        let (phoneme_indices, token_ids) = engine
+            .vocab
+            .tokens(&piece)
+            .map(|(index, id)| (first + index, id))
+            .unzip();
+        chunks.push(Chunk {
+            token_ids,
+            phoneme_indices,
+        });
+    }
     if chunks.is_empty() {
         return Err(TaskErrorKind::NothingSpeakable {
             detail: format!("the phonemes {phonemes:?} contain no symbol the model knows"),
@@ -77,24 +107,63 @@ pub(crate) fn prepare(
     })
 }
 
-/// Runs the model on every chunk in turn (holding one slot), trims each and joins them.
+/// A task's audio and where each of its phonemes sounds in it.
+pub(crate) struct Speech {
+    pub(crate) audio: Vec<f32>,
+    pub(crate) timeline: PhonemeTimeline,
+}
+
+/// Runs the model on every chunk in turn (holding one slot), trims each and joins them, keeping
+/// the predicted durations of every token through the trimming and joining.
 /// Blocking. A run terminated through `stop` returns the runtime's error; the caller knows why.
 pub(crate) fn synthesize(
     engine: &Engine,
     prepared: &PreparedSpeech,
     slot: &InferenceSlot,
     stop: &RunStop,
-) -> Result<Vec<f32>, TaskErrorKind> {
-    let mut trimmed_chunks = Vec::with_capacity(prepared.chunks.len());
-    for token_ids in &prepared.chunks {
-        let style = prepared.voice.style_for(token_ids.len());
-        let audio = engine
+) -> Result<Speech, TaskErrorKind> {
+    let mut runs = Vec::with_capacity(prepared.chunks.len());
+    for chunk in &prepared.chunks {
+        let style = prepared.voice.style_for(chunk.token_ids.len());
+        let decoded = engine
             .model
-            .run(slot, Vocab::padded(token_ids), style, prepared.speed, stop)
+            .run(slot, Vocab::padded(&chunk.token_ids), style, prepared.speed, stop)
             .map_err(|cause| TaskErrorKind::Inference { cause })?;
-        trimmed_chunks.push(trim_silence(&audio).to_vec());
+        let kept = kept_range(&decoded.audio);
+        runs.push((decoded, kept));
     }
-    Ok(join_chunks(&trimmed_chunks))
+    let kept_audio: Vec<&[f32]> = runs
+        .iter()
+        .map(|(decoded, kept)| &decoded.audio[kept.clone()])
+        .collect();
+    let (audio, starts) = join_chunks(&kept_audio);
+    let mut tokens = Vec::new();
+    for ((chunk, (decoded, kept)), chunk_start) in prepared.chunks.iter().zip(&runs).zip(starts) {
+        // Padded tokens: a pad, the chunk's tokens, a pad.
+        let phoneme_of = |token: usize| {
+            token
+                .checked_sub(1)
+                .and_then(|index| chunk.phoneme_indices.get(index).copied())
+        };
+        let kept_len = kept.len() as i64;
+        let to_file = |frame: i64| {
+            let sample = (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64 - kept.start as i64;
+            chunk_start + sample.clamp(0, kept_len) as usize
+        };
+        let mut frame = 0i64;
+        for (token, &frames) in decoded.frames_per_token.iter().enumerate() {
+            tokens.push(TimedToken {
+                phoneme: phoneme_of(token),
+                samples: to_file(frame)..to_file(frame + frames),
+            });
+            frame += frames;
+        }
+    }
+    let timeline = PhonemeTimeline {
+        tokens,
+        samples: audio.len(),
+    };
+    Ok(Speech { audio, timeline })
 }
 
 /// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
@@ -108,7 +177,7 @@ pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
         user_dictionary: None,
     };
     let prepared = prepare(engine, &request).unwrap();
-    let [token_ids] = prepared.chunks.as_slice() else {
+    let [Chunk { token_ids, .. }] = prepared.chunks.as_slice() else {
         panic!("{phonemes:?} is one chunk");
     };
     let slot = engine.model.acquire_slot().await.unwrap();
@@ -122,6 +191,7 @@ pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
             &RunStop::new().unwrap(),
         )
         .unwrap()
+        .audio
 }
 
 #[cfg(test)]
@@ -152,16 +222,38 @@ mod tests {
             prepared
                 .chunks
                 .iter()
-                .all(|chunk| chunk.len() <= MAX_TOKENS)
+                .all(|chunk| chunk.token_ids.len() <= MAX_TOKENS)
         );
-        let all_tokens: usize = prepared.chunks.iter().map(Vec::len).sum();
+        let all_tokens: usize = prepared.chunks.iter().map(|c| c.token_ids.len()).sum();
         assert_eq!(
             all_tokens + 1,
             engine.vocab.token_ids(&twice).len(),
             "only the space at the cut is dropped"
         );
+        let symbols: Vec<char> = twice.chars().collect();
+        for chunk in &prepared.chunks {
+            let pointed: String = chunk.phoneme_indices.iter().map(|&i| symbols[i]).collect();
+            assert_eq!(
+                engine.vocab.token_ids(&pointed),
+                chunk.token_ids,
+                "each token points at the symbol it was made of"
+            );
+        }
+        let indices: Vec<usize> = prepared
+            .chunks
+            .iter()
+            .flat_map(|chunk| chunk.phoneme_indices.iter().copied())
+            .collect();
+        assert!(indices.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(indices.last(), Some(&(symbols.len() - 1)));
         let one = prepare(&engine, &request(LONG_PHONEMES)).unwrap();
-        assert_eq!(one.chunks, vec![engine.vocab.token_ids(LONG_PHONEMES)]);
+        assert_eq!(
+            one.chunks,
+            vec![Chunk {
+                token_ids: engine.vocab.token_ids(LONG_PHONEMES),
+                phoneme_indices: (0..LONG_PHONEMES.chars().count()).collect(),
+            }]
+        );
     }
 
     #[test]
