@@ -117,10 +117,8 @@ pub(crate) fn commit(
             .map_err(|error| model_error(error.to_string()))?;
     }
     let model = fs::read(&model_path).map_err(|error| model_error(error.to_string()))?;
-    let model = duration_outputs::with_int64_outputs(
-        model,
-        duration_outputs::extra_outputs(variant),
-    );
+    let model =
+        duration_outputs::with_int64_outputs(model, duration_outputs::extra_outputs(variant));
     let session = builder
         .commit_from_memory(&model)
         .map_err(|error| model_error(error.to_string()))?;

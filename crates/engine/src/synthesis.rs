@@ -1,14 +1,14 @@
 //! One task's speech: where text becomes phonemes (`prepare`) and phonemes become audio
 //! (`synthesize`).
 
-use crate::audio::{join_chunks, kept_range};
 #[cfg(test)]
 use crate::audio::trim_silence;
+use crate::audio::{join_chunks, kept_range};
 use crate::duration_outputs::SAMPLES_PER_FRAME;
-use crate::timeline::{PhonemeTimeline, TimedToken};
 use crate::engine::Engine;
 use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
+use crate::timeline::{PhonemeTimeline, TimedToken};
 use crate::vocab::{MAX_TOKENS, Vocab};
 use crate::voices::Voice;
 use ja_g2p::UserDictionary;
@@ -127,7 +127,13 @@ pub(crate) fn synthesize(
         let style = prepared.voice.style_for(chunk.token_ids.len());
         let decoded = engine
             .model
-            .run(slot, Vocab::padded(&chunk.token_ids), style, prepared.speed, stop)
+            .run(
+                slot,
+                Vocab::padded(&chunk.token_ids),
+                style,
+                prepared.speed,
+                stop,
+            )
             .map_err(|cause| TaskErrorKind::Inference { cause })?;
         let kept = kept_range(&decoded.audio);
         runs.push((decoded, kept));
@@ -147,7 +153,8 @@ pub(crate) fn synthesize(
         };
         let kept_len = kept.len() as i64;
         let to_file = |frame: i64| {
-            let sample = (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64 - kept.start as i64;
+            let sample =
+                (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64 - kept.start as i64;
             chunk_start + sample.clamp(0, kept_len) as usize
         };
         let mut frame = 0i64;

@@ -51,7 +51,10 @@ impl Vocab {
     }
 
     /// The tokens of `phonemes` as (character index in `phonemes`, token id), unknown symbols left out.
-    pub(crate) fn tokens<'a>(&'a self, phonemes: &'a str) -> impl Iterator<Item = (usize, i64)> + 'a {
+    pub(crate) fn tokens<'a>(
+        &'a self,
+        phonemes: &'a str,
+    ) -> impl Iterator<Item = (usize, i64)> + 'a {
         phonemes
             .chars()
             .enumerate()
