@@ -14,7 +14,8 @@ use std::time::Duration;
 use ja_g2p::UserDictionary;
 use kokoro_engine::{
     AssetPaths, EngineError, EngineOptions, InferenceLayout, ModelVariant, PoolConfig, PoolError,
-    ProgressEvent, RunReport, SessionSharing, Task, TaskOutcome, TaskStatus, available_cores,
+    ProgressEvent, RunReport, SegmentKind, SessionSharing, Task, TaskOutcome, TaskStatus, Timings,
+    available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
@@ -39,6 +40,9 @@ pub struct AudioTask {
     pub speed: Option<f64>,
     /// Kokoro phonemes to speak instead of the text (bypasses the Japanese G2P).
     pub phonemes: Option<String>,
+    /// Return this task's timings and write `<outputPath>.timings.json` (default: the pool's
+    /// `timings`). A task given `phonemes` gets its duration only.
+    pub timings: Option<bool>,
 }
 
 #[napi(object)]
@@ -72,6 +76,48 @@ pub struct PoolOptions {
     /// katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
     /// A bad row throws `InvalidArg` naming the file and line.
     pub user_dictionary: Option<String>,
+    /// Return every task's timings (when each word and mora is spoken) in its result and write
+    /// them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
+    pub timings: Option<bool>,
+}
+
+/// When each word and pause of a task's text is spoken, in seconds from the start of its file
+/// (the schema of `<outputPath>.timings.json`, docs/timings.md).
+#[napi(object, object_from_js = false)]
+pub struct TaskTimings {
+    /// Schema version (1).
+    pub version: u32,
+    /// The task's text; `charStart`/`charEnd` count its code points (`Array.from(text)`).
+    pub text: String,
+    /// The file's length in seconds.
+    pub duration: f64,
+    pub segments: Vec<TimingSegment>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct TimingSegment {
+    /// `word`, or `pause` for a punctuation mark the model pauses at (、。？！).
+    #[napi(ts_type = "'word' | 'pause'")]
+    pub kind: String,
+    /// `Array.from(text).slice(charStart, charEnd).join('')`.
+    pub text: String,
+    pub char_start: u32,
+    pub char_end: u32,
+    /// The reading in katakana (a pause: the mark).
+    pub kana: String,
+    pub start: f64,
+    pub end: f64,
+    /// One per mora of `kana`.
+    pub morae: Vec<TimingMora>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct TimingMora {
+    pub kana: String,
+    /// The Kokoro phonemes spoken for it.
+    pub phonemes: String,
+    pub start: f64,
+    pub end: f64,
 }
 
 /// Options of [`phonemize`]: the same meaning as in the pool's options.
@@ -137,6 +183,10 @@ pub struct TaskResult {
     /// Set when a file was at `outputPath` but was not complete (cut short by a crash, say): why
     /// it was replaced.
     pub replaced_invalid_output: Option<String>,
+    /// Generated with `timings`: when each word and mora is spoken (also in `timingsPath`).
+    pub timings: Option<TaskTimings>,
+    /// Generated with `timings`: the sidecar file, `<outputPath>.timings.json`.
+    pub timings_path: Option<String>,
     /// Present unless the task generated or was skipped: an `Error` whose message names the task
     /// and the cause, with a stable `code`.
     #[napi(ts_type = "Error & TaskFailure")]
@@ -236,6 +286,7 @@ impl AudioWorkerPool {
             threads_per_slot: None,
             model: None,
             user_dictionary: None,
+            timings: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -276,6 +327,7 @@ impl AudioWorkerPool {
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
             user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
+            timings: options.timings.unwrap_or(false),
         };
         Ok(AudioWorkerPool {
             pool: LoadingPool::start(engine_options, config),
@@ -303,6 +355,7 @@ impl AudioWorkerPool {
                 voice: task.voice,
                 speed: task.speed.map(|speed| speed as f32),
                 phonemes: task.phonemes,
+                timings: task.timings,
             })
             .collect();
         self.pool.add_tasks(tasks)
@@ -592,6 +645,8 @@ fn process_result(report: RunReport) -> ProcessResult {
                 duration_seconds: None,
                 phonemes: None,
                 replaced_invalid_output: None,
+                timings: None,
+                timings_path: None,
                 error: None,
             };
             match task.outcome {
@@ -599,11 +654,20 @@ fn process_result(report: RunReport) -> ProcessResult {
                     duration_seconds,
                     phonemes,
                     replaced_invalid_output,
+                    timings,
                 } => {
                     audio_seconds += duration_seconds;
                     result.duration_seconds = Some(duration_seconds);
                     result.phonemes = Some(phonemes);
                     result.replaced_invalid_output = replaced_invalid_output;
+                    if let Some(timings) = timings {
+                        result.timings_path = Some(
+                            sidecar_path(&task.output_path)
+                                .to_string_lossy()
+                                .into_owned(),
+                        );
+                        result.timings = Some(task_timings(*timings));
+                    }
                 }
                 TaskOutcome::Skipped => {}
                 TaskOutcome::Failed { error } => {
@@ -625,6 +689,41 @@ fn process_result(report: RunReport) -> ProcessResult {
         elapsed_ms: report.elapsed.as_secs_f64() * 1000.0,
         audio_seconds,
         results: ResultMap(results),
+    }
+}
+
+fn task_timings(timings: Timings) -> TaskTimings {
+    TaskTimings {
+        version: timings.version,
+        text: timings.text,
+        duration: timings.duration,
+        segments: timings
+            .segments
+            .into_iter()
+            .map(|segment| TimingSegment {
+                kind: match segment.kind {
+                    SegmentKind::Word => "word",
+                    SegmentKind::Pause => "pause",
+                }
+                .to_string(),
+                text: segment.text,
+                char_start: segment.char_start as u32,
+                char_end: segment.char_end as u32,
+                kana: segment.kana,
+                start: segment.start,
+                end: segment.end,
+                morae: segment
+                    .morae
+                    .into_iter()
+                    .map(|mora| TimingMora {
+                        kana: mora.kana,
+                        phonemes: mora.phonemes,
+                        start: mora.start,
+                        end: mora.end,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 

@@ -31,6 +31,7 @@ use crate::output::{self, ExistingOutput};
 use crate::scheduler::PoolConfig;
 use crate::synthesis::{self, PreparedSpeech, Speech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
+use crate::timings::{Timings, sidecar_path};
 use crate::wav;
 use std::fmt;
 use std::future::Future;
@@ -149,7 +150,7 @@ impl Job {
             .wait(self.context.prepare_turns.clone().acquire_owned())
             .await?;
         let Prepared::Speak {
-            speech,
+            mut speech,
             replaced_invalid_output,
         } = self.prepare().await?
         else {
@@ -160,17 +161,26 @@ impl Job {
         let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
-        let speech = self.infer(speech, slot, stop.clone()).await?;
-        let duration_seconds = speech.audio.len() as f64 / f64::from(SAMPLE_RATE);
-        self.write(speech.audio, stop).await?;
+        let alignment = speech.alignment.take();
+        let timed = self.wants_timings();
+        let Speech { audio, timeline } = self.infer(speech, slot, stop.clone()).await?;
+        let duration_seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
+        let timings =
+            timed.then(|| Box::new(Timings::new(&self.task.text, alignment.as_ref(), &timeline)));
+        self.write(audio, timings.clone(), stop).await?;
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
             replaced_invalid_output,
+            timings,
         })
     }
 
     /// Stage 1 (its turn taken): see the module comment.
+    fn wants_timings(&self) -> bool {
+        self.task.timings.unwrap_or(self.context.config.timings)
+    }
+
     async fn prepare(&mut self) -> Result<Prepared, TaskErrorKind> {
         let context = self.context.clone();
         let task = self.task.clone();
@@ -201,21 +211,34 @@ impl Job {
     }
 
     /// Stage 4, in its turn: the WAV, written atomically and durably.
-    async fn write(&mut self, audio: Vec<f32>, stop: Arc<RunStop>) -> Result<(), TaskErrorKind> {
+    /// Writes the audio, then its timings when there are any.
+    async fn write(
+        &mut self,
+        audio: Vec<f32>,
+        timings: Option<Box<Timings>>,
+        stop: Arc<RunStop>,
+    ) -> Result<(), TaskErrorKind> {
         let context = self.context.clone();
         let _turn = self.wait(context.write_turns.acquire()).await?;
         let task = self.task.clone();
         let write_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
+            // The caller reports why; this only keeps the file from taking its place.
+            let still_wanted = || match write_stop.reason() {
+                Some(_) => Err(TaskErrorKind::Cancelled),
+                None => Ok(()),
+            };
             let bytes = wav::encode(&audio);
             drop(audio);
-            output::write_atomically(&task.output_path, &bytes, || {
-                match write_stop.reason() {
-                    // The caller reports why; this only keeps the file from taking its place.
-                    Some(_) => Err(TaskErrorKind::Cancelled),
-                    None => Ok(()),
-                }
-            })
+            output::write_atomically(&task.output_path, &bytes, still_wanted)?;
+            match timings {
+                Some(timings) => output::write_atomically(
+                    &sidecar_path(&task.output_path),
+                    &timings.to_json(),
+                    still_wanted,
+                ),
+                None => Ok(()),
+            }
         });
         self.finish(Stage::Write, work, Some(&stop)).await
     }
@@ -275,8 +298,11 @@ impl Job {
 /// Stage 1's blocking work.
 fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind> {
     let mut replaced_invalid_output = None;
+    let timed = task.timings.unwrap_or(context.config.timings);
     if context.config.skip_existing {
         match output::existing_output(&task.output_path) {
+            // Asked for timings, a file without them is made again.
+            ExistingOutput::Complete if timed && !sidecar_path(&task.output_path).is_file() => {}
             ExistingOutput::Complete => return Ok(Prepared::Skip),
             ExistingOutput::Incomplete(reason) => replaced_invalid_output = Some(reason),
             ExistingOutput::Absent => {}
@@ -292,6 +318,7 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
             .unwrap_or(&context.config.default_voice),
         speed: task.speed.unwrap_or(1.0),
         user_dictionary: context.config.user_dictionary.as_ref(),
+        align: timed,
     };
     Ok(Prepared::Speak {
         speech: synthesis::prepare(&context.engine, &request)?,

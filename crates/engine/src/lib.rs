@@ -30,6 +30,7 @@
 //!     voice: None,
 //!     speed: None,
 //!     phonemes: None,
+//!     timings: None,
 //! }])?;
 //! let report = pool.process(|event| println!("{}/{} {}", event.completed, event.total, event.id)).await?;
 //! println!("{} generated in {:?}", report.succeeded, report.elapsed);
@@ -51,6 +52,7 @@ pub mod scheduler;
 pub mod synthesis;
 pub mod task;
 pub mod timeline;
+pub mod timings;
 pub mod vocab;
 pub mod voices;
 pub mod wav;
@@ -70,3 +72,4 @@ pub use scheduler::{
 };
 pub use synthesis::SPEED_RANGE;
 pub use task::{Task, TaskOutcome, TaskStatus, check_ids};
+pub use timings::{SegmentKind, TimedMora, TimedSegment, Timings, sidecar_path};

@@ -48,6 +48,8 @@ pub struct PoolConfig {
     pub default_voice: String,
     /// The author's readings (`dictionary.csv`), used for every task's text.
     pub user_dictionary: Option<UserDictionary>,
+    /// Return each task's timings and write them beside its file, unless the task says otherwise.
+    pub timings: bool,
 }
 
 impl Default for PoolConfig {
@@ -58,6 +60,7 @@ impl Default for PoolConfig {
             skip_existing: true,
             default_voice: "jf_alpha".to_string(),
             user_dictionary: None,
+            timings: false,
         }
     }
 }
@@ -603,6 +606,7 @@ mod tests {
                 duration_seconds,
                 phonemes,
                 replaced_invalid_output: None,
+                ..
             } = &task.outcome
             else {
                 panic!("{task:?}")

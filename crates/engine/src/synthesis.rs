@@ -28,11 +28,15 @@ pub(crate) struct SpeechRequest<'a> {
     pub(crate) speed: f32,
     /// The author's readings the G2P uses.
     pub(crate) user_dictionary: Option<&'a UserDictionary>,
+    /// Keep which text became which phonemes, for the timings.
+    pub(crate) align: bool,
 }
 
 /// A task ready for inference: its phonemes, cut into model-sized token chunks.
 pub(crate) struct PreparedSpeech {
     pub(crate) phonemes: String,
+    /// Where the phonemes came from in the text, when asked for and the text was read.
+    pub(crate) alignment: Option<ja_g2p::Alignment>,
     chunks: Vec<Chunk>,
     voice: Arc<Voice>,
     speed: f32,
@@ -61,13 +65,20 @@ pub(crate) fn prepare(
 ) -> Result<PreparedSpeech, TaskErrorKind> {
     check_speed(request.speed)?;
     let voice = engine.voices.get(request.voice)?;
-    let phonemes = match request
+    let (phonemes, alignment) = match request
         .phonemes
         .map(str::trim)
         .filter(|given| !given.is_empty())
     {
-        Some(given) => given.to_string(),
-        None => engine.phonemize(request.text, request.user_dictionary)?,
+        Some(given) => (given.to_string(), None),
+        None if request.align => {
+            let alignment = engine.align(request.text, request.user_dictionary)?;
+            (alignment.phonemes.clone(), Some(alignment))
+        }
+        None => (
+            engine.phonemize(request.text, request.user_dictionary)?,
+            None,
+        ),
     };
     // Pieces are the phonemes' own characters in order, only whitespace dropped between them.
     let mut next_char = 0;
@@ -101,6 +112,7 @@ pub(crate) fn prepare(
     }
     Ok(PreparedSpeech {
         phonemes,
+        alignment,
         chunks,
         voice,
         speed: request.speed,
@@ -182,6 +194,7 @@ pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
         voice: "jf_alpha",
         speed: 1.0,
         user_dictionary: None,
+        align: false,
     };
     let prepared = prepare(engine, &request).unwrap();
     let [Chunk { token_ids, .. }] = prepared.chunks.as_slice() else {
@@ -216,6 +229,7 @@ mod tests {
             voice: "jf_alpha",
             speed: 1.0,
             user_dictionary: None,
+            align: false,
         }
     }
 

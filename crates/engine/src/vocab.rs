@@ -46,6 +46,7 @@ impl Vocab {
 
     /// Token ids of the symbols the model knows, without pads; other characters are dropped,
     /// as the reference implementation does.
+    #[cfg(test)]
     pub(crate) fn token_ids(&self, phonemes: &str) -> Vec<i64> {
         self.tokens(phonemes).map(|(_, id)| id).collect()
     }

@@ -206,6 +206,7 @@ fn run() -> Result<(), String> {
         skip_existing: false,
         default_voice: arguments.voice.clone(),
         user_dictionary: None,
+        timings: false,
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
     let output_dir = arguments.output_dir.clone().unwrap_or_else(|| {
@@ -223,6 +224,7 @@ fn run() -> Result<(), String> {
                 voice: None,
                 speed: arguments.speed,
                 phonemes: utterance.phonemes,
+                timings: None,
             }
         })
         .collect();
