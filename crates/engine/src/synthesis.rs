@@ -277,6 +277,48 @@ mod tests {
         );
     }
 
+    /// The tokens' times tile the file: the first starts at 0, each starts where the one before
+    /// ended, the last ends within a frame of the end; at speed 2 the same speech takes about half.
+    #[tokio::test]
+    async fn token_times_cover_the_trimmed_audio_at_any_speed() {
+        let engine = engine();
+        let mut lengths = Vec::new();
+        for speed in [1.0, 2.0] {
+            let prepared = prepare(
+                &engine,
+                &SpeechRequest {
+                    speed,
+                    ..request("ɡaʔkoː de, hoɴ o jomʲimasɨ.")
+                },
+            )
+            .unwrap();
+            let slot = engine.model.acquire_slot().await.unwrap();
+            let speech = synthesize(&engine, &prepared, &slot, &RunStop::new().unwrap()).unwrap();
+            let tokens = &speech.timeline.tokens;
+            assert_eq!(speech.timeline.samples, speech.audio.len());
+            assert_eq!(tokens[0].samples.start, 0);
+            assert!(
+                tokens
+                    .windows(2)
+                    .all(|pair| pair[0].samples.end == pair[1].samples.start)
+            );
+            let end = tokens.last().unwrap().samples.end;
+            assert!(
+                speech.audio.len() - end < SAMPLES_PER_FRAME,
+                "{end} of {}",
+                speech.audio.len()
+            );
+            let phonemes = prepared.phonemes.chars().count();
+            assert_eq!(tokens.len(), phonemes + 2, "every symbol and the two pads");
+            lengths.push(speech.timeline.span_of(0..phonemes).unwrap().len() as f64);
+        }
+        let ratio = lengths[1] / lengths[0];
+        assert!(
+            (0.35..=0.65).contains(&ratio),
+            "speed 2 takes {ratio} of speed 1"
+        );
+    }
+
     #[test]
     fn speed_must_be_finite_and_within_range() {
         for speed in [0.5, 1.0, 2.0] {
