@@ -4,6 +4,7 @@ import { loadCourse, displayPath, type LoadedCourse } from './course'
 import type { CourseType } from './course-types'
 import { createProgressView } from './progress'
 import type { ModelName, SpeechPool, SpeechProvider } from './providers'
+import { writeWebVtt, type CaptionFormat } from './captions'
 import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
 import { writeJobUrls } from './update-json'
@@ -21,6 +22,8 @@ export interface GenerateOptions {
   model?: ModelName
   limit?: number
   updateJson: boolean
+  /** Write each file's captions beside it (`--captions`): the pool's timings JSON, or WebVTT. */
+  captions?: CaptionFormat
   /** Where the course's readings and the analyser's disagree (lib/readings.ts), listed in the dry run and summary. */
   readingNotes: string[]
 }
@@ -112,6 +115,7 @@ async function generateType(
       speed: options.speed,
     })),
   )
+  const written = new Map(pending.map((job) => [job.taskId, job]))
   const started = Date.now()
   let finished = 0
   let failed = 0
@@ -153,6 +157,8 @@ async function generateType(
       if (outcome.status === 'generated') {
         totals.generated += 1
         totals.audioSeconds += outcome.durationSeconds ?? 0
+        const job = written.get(outcome.id)
+        if (options.captions === 'vtt' && outcome.timings && job) writeWebVtt(job.outputPath, outcome.timings)
       } else {
         // A provider that skips existing files itself found this one: it is there, so it is done.
         totals.skipped += 1
@@ -182,7 +188,7 @@ export async function generate(
   signal.addEventListener('abort', cancel)
   try {
     for (const { course, jobs } of prepared) {
-      const { pending, existing } = splitExisting(jobs)
+      const { pending, existing } = splitExisting(jobs, options.captions)
       totals.skipped += existing.length
       if (signal.aborted) {
         totals.cancelled += pending.length
@@ -198,11 +204,12 @@ export async function generate(
           concurrency: options.concurrency,
           defaultVoice: options.voice,
           model: options.model,
+          timings: options.captions !== undefined,
         })
         for (const id of await generateType(pool, course.type, pending, options, io, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)))
+        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)), options.captions)
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }

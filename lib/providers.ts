@@ -28,6 +28,8 @@ export interface PoolSettings {
   userDictionary?: string
   /** Kokoro model variant (docs/silence.md); the pool's default when absent. */
   model?: ModelName
+  /** Return each task's timings and write `<file>.timings.json` beside it (docs/timings.md). */
+  timings?: boolean
 }
 
 export interface SpeechProvider {
@@ -79,8 +81,8 @@ export function loadProvider(name: ProviderName, userDictionary?: string): Speec
       return {
         voiceProblem: kokoroVoiceProblem,
         // The CLI decides what exists (splitExisting), so the pool generates every task it is given.
-        createPool: ({ concurrency, defaultVoice, model }) =>
-          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false, userDictionary }),
+        createPool: ({ concurrency, defaultVoice, model, timings }) =>
+          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false, userDictionary, timings }),
         phonemize: (text) => addon.phonemize(text, options),
         reading: (text) => addon.reading(text, options),
       }

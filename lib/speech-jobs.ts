@@ -1,8 +1,9 @@
 // What each course item speaks, and where each audio file goes (docs/course-data.md, "What gets spoken").
 
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 
+import { captionLocation, type CaptionFormat } from './captions'
 import { CourseDataError, displayPath, isSafeId, type LoadedCourse } from './course'
 import type { CourseItemByType, CourseType, KanjiItem } from './course-types'
 
@@ -115,9 +116,18 @@ function isGenerated(file: string): boolean {
   }
 }
 
-export function splitExisting(jobs: SpeechJob[]): { pending: SpeechJob[]; existing: SpeechJob[] } {
+/** Jobs whose file is there (and, with `captions`, its caption file too) and those still to make. */
+export function splitExisting(
+  jobs: SpeechJob[],
+  captions?: CaptionFormat,
+): { pending: SpeechJob[]; existing: SpeechJob[] } {
   const pending: SpeechJob[] = []
   const existing: SpeechJob[] = []
-  for (const job of jobs) (isGenerated(job.outputPath) ? existing : pending).push(job)
+  for (const job of jobs) {
+    const done =
+      isGenerated(job.outputPath) &&
+      (captions === undefined || existsSync(captionLocation(job.outputPath, captions)))
+    ;(done ? existing : pending).push(job)
+  }
   return { pending, existing }
 }
