@@ -86,14 +86,23 @@ export interface Builds {
   floorBinary: string
 }
 
-export function poolContender(builds: Builds, concurrency: number): Contender {
+/** `timings`: the pool also returns every task's timings and writes `<file>.timings.json` (docs/timings.md). */
+export function poolContender(builds: Builds, concurrency: number, timings = false): Contender {
   return {
-    key: `pool-c${concurrency}`,
-    label: `kokoro-pool, concurrency ${concurrency}`,
+    key: `pool-c${concurrency}${timings ? '-timings' : ''}`,
+    label: `kokoro-pool, concurrency ${concurrency}${timings ? ', timings on' : ''}`,
     family: 'kokoro',
     invocation: (files) => ({
       command: process.execPath,
-      args: [path.join(COMPILED_CONTENDERS, 'pool.js'), builds.addonModule, String(concurrency), files.itemsJson, files.outDir, files.report],
+      args: [
+        path.join(COMPILED_CONTENDERS, 'pool.js'),
+        builds.addonModule,
+        String(concurrency),
+        files.itemsJson,
+        files.outDir,
+        files.report,
+        ...(timings ? ['timings'] : []),
+      ],
       env: process.env,
     }),
     outcome: outcomeFromReport,

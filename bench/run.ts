@@ -450,6 +450,7 @@ async function main(): Promise<void> {
 
   const everyContender: Contender[] = [
     ...POOL_CONCURRENCIES.map((concurrency) => poolContender(builds, concurrency)),
+    poolContender(builds, 4, true),
     floorContender(builds, layout),
     oldDesignContender(),
     pythonContender(0),

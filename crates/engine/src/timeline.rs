@@ -42,7 +42,7 @@ impl PhonemeTimeline {
             .iter()
             .filter(|token| token.phoneme.is_some_and(|p| phonemes.contains(&p)));
         let first = made.next()?;
-        let last = made.last().unwrap_or(first);
+        let last = made.next_back().unwrap_or(first);
         Some(first.samples.start..last.samples.end)
     }
 

@@ -7,7 +7,7 @@
 use crate::timeline::{PhonemeTimeline, seconds};
 
 use ja_g2p::Alignment;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const TIMINGS_SCHEMA_VERSION: u32 = 1;
 
 /// When each part of a task's text is spoken, in seconds from the start of its file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
     pub version: u32,
@@ -27,7 +27,7 @@ pub struct Timings {
     pub segments: Vec<TimedSegment>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SegmentKind {
     /// A word (a dictionary word, a number with its counter).
@@ -36,7 +36,7 @@ pub enum SegmentKind {
     Pause,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimedSegment {
     pub kind: SegmentKind,
@@ -52,7 +52,7 @@ pub struct TimedSegment {
     pub morae: Vec<TimedMora>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimedMora {
     pub kana: String,

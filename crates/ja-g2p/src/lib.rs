@@ -280,7 +280,7 @@ impl JaG2p {
                 .all(|&(at, _)| !phonemes_chars[at].is_alphabetic());
             let kana_chars: Vec<char> = kana.chars().collect();
             let mora_ranges = if is_punctuation {
-                vec![0..kana_chars.len()]
+                std::iter::once(0..kana_chars.len()).collect()
             } else {
                 alignment::morae(&kana)
             };
@@ -334,7 +334,7 @@ impl JaG2p {
 
     /// `text` with its inline readings applied, where each of its characters came from, and the
     /// morphemes of that text normalized.
-    fn analysed(&self, text: &str) -> Result<(String, Vec<Range<usize>>, Vec<Morph>), G2pError> {
+    fn analysed(&self, text: &str) -> Result<Analysed, G2pError> {
         if text.trim().is_empty() {
             return Err(G2pError::EmptyText);
         }
@@ -431,6 +431,10 @@ impl JaG2p {
         (start == text.chars().count()).then_some(spans)
     }
 }
+
+/// Text with its inline readings applied, the characters of the original each of its characters
+/// came from, and its morphemes.
+type Analysed = (String, Vec<Range<usize>>, Vec<Morph>);
 
 fn quoted(text: &str) -> String {
     let mut chars = text.chars();

@@ -3,8 +3,13 @@ mod common;
 
 use ja_g2p::Alignment;
 
+/// A word's text, its kana, and its morae with their phonemes.
+type Spoken = (String, String, Vec<(String, String)>);
+/// The same, written out in a test.
+type Expected<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// (text of the word, kana, morae with their phonemes) for each word of `alignment`.
-fn spoken(text: &str, alignment: &Alignment) -> Vec<(String, String, Vec<(String, String)>)> {
+fn spoken(text: &str, alignment: &Alignment) -> Vec<Spoken> {
     let text: Vec<char> = text.chars().collect();
     let phonemes: Vec<char> = alignment.phonemes.chars().collect();
     alignment
@@ -28,7 +33,7 @@ fn spoken(text: &str, alignment: &Alignment) -> Vec<(String, String, Vec<(String
         .collect()
 }
 
-fn owned(words: &[(&str, &str, &[(&str, &str)])]) -> Vec<(String, String, Vec<(String, String)>)> {
+fn owned(words: &[Expected]) -> Vec<Spoken> {
     words
         .iter()
         .map(|(text, kana, morae)| {
