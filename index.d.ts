@@ -67,7 +67,10 @@ export interface AudioTask {
   id: string
   /** Japanese text to speak. */
   text: string
-  /** Where the 24 kHz mono 16-bit WAV goes; its folder is created when missing. */
+  /**
+   * Where the file goes (its folder is created when missing). Its extension (.wav, .mp3, .opus,
+   * .flac) gives the format unless the pool's `format` is set.
+   */
   outputPath: string
   /** A voice name such as `jf_alpha` (default: the pool's `defaultVoice`). */
   voice?: string
@@ -90,6 +93,27 @@ export interface AudioTask {
 export declare function buildJaDictionary(rawDir: string, outDir: string): Promise<string>
 
 /**
+ * Checks each task's output file against what a pool with `options` would write now, without
+ * loading the model (the G2P runs for files that have a fingerprint). Throws on a bad option.
+ */
+export declare function checkOutputs(tasks: Array<AudioTask>, options?: PoolOptions | undefined | null): Array<OutputCheck>
+
+/** Whether a task's output file is what the task would write now. */
+export interface OutputCheck {
+  id: string
+  outputPath: string
+  /**
+   * `missing`: no file; `current`: its fingerprint matches; `unfingerprinted`: a file without
+   * one (kept unless forced); `changed`: its fingerprint differs (see `reasons`); `failed`:
+   * the task cannot be checked (see `error`).
+   */
+  status: 'missing' | 'current' | 'unfingerprinted' | 'changed' | 'failed'
+  /** What differs, e.g. `phonemes changed`, `voice changed`, `format changed`. */
+  reasons: Array<string>
+  error?: string
+}
+
+/**
  * Japanese text to Kokoro phonemes, with the same dictionary as the pool (loaded once) and the
  * same `userDictionary` and inline readings (`{生物|なまもの}`). Throws `InvalidArg` when the text
  * has nothing speakable or a malformed inline reading, or a dictionary row is bad.
@@ -110,9 +134,11 @@ export interface PoolOptions {
    */
   timeoutMs?: number
   /**
-   * Report tasks whose output exists and is complete (the WAV header parses and the data is as
-   * long as it says) as skipped; an incomplete one is generated again and its result says why
-   * in `replacedInvalidOutput` (default true).
+   * Report tasks whose output is complete and current as skipped instead of generating them
+   * again (default true): its fingerprint matches what the task would write, or it has none (a
+   * file from before fingerprints). An incomplete one is generated again and its result says
+   * why in `replacedInvalidOutput`; a changed one, what changed in `changes`. `false`:
+   * regenerate every file.
    */
   skipExisting?: boolean
   /** Voice of the tasks that name none (default `jf_alpha`). */
@@ -145,6 +171,22 @@ export interface PoolOptions {
    * A bad row throws `InvalidArg` naming the file and line.
    */
   userDictionary?: string
+  /**
+   * File format of every output (default: each `outputPath`'s extension, else wav). A path
+   * whose extension names another format is that task's error.
+   */
+  format?: 'wav' | 'mp3' | 'opus' | 'flac'
+  /** kbit/s for mp3 (default 48) and opus (default 32). */
+  bitrate?: number
+  /** 24000 (default, the model's), 44100 or 48000 (opus: 24000 or 48000). */
+  sampleRate?: number
+  /**
+   * Integrated loudness target in LUFS (EBU R128), e.g. -16, with true peaks under -1 dBTP.
+   * Default: off (the model's own level).
+   */
+  loudness?: number
+  /** Silence before and after the speech in ms (default 50). */
+  padMs?: number
   /**
    * Return every task's timings (when each word and mora is spoken) in its result and write
    * them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
@@ -229,6 +271,11 @@ export interface TaskResult {
   timings?: TaskTimings
   /** Generated with `timings`: the sidecar file, `<outputPath>.timings.json`. */
   timingsPath?: string
+  /**
+   * Set when a complete file was at `outputPath` but made from something else: what changed
+   * (`phonemes changed`, `voice changed`, `format changed`, …).
+   */
+  changes?: Array<string>
   /**
    * Present unless the task generated or was skipped: an `Error` whose message names the task
    * and the cause, with a stable `code`.

@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.AudioWorkerPool = nativeBinding.AudioWorkerPool
 module.exports.assetsDir = nativeBinding.assetsDir
 module.exports.buildJaDictionary = nativeBinding.buildJaDictionary
+module.exports.checkOutputs = nativeBinding.checkOutputs
 module.exports.phonemize = nativeBinding.phonemize
 module.exports.reading = nativeBinding.reading

@@ -4,10 +4,12 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import os from 'node:os'
 import path from 'node:path'
 
+import type { OutputCheck } from '..'
 import { BUNDLED_DATA_DIR } from '../lib/cli'
 import { CourseDataError, jsonErrorOffset, loadCourse, parseCourse } from '../lib/course'
 import { COURSE_TYPES, type KanjiItem } from '../lib/course-types'
-import { buildSpeechJobs, splitExisting, spokenKanjiReadings } from '../lib/speech-jobs'
+import { findOrphans, formatBytes, planJobs } from '../lib/outputs'
+import { buildSpeechJobs, spokenKanjiReadings } from '../lib/speech-jobs'
 import { formatDuration, formatProgressStats, formatSummary } from '../lib/summary'
 import { writeAudioUrls } from '../lib/update-json'
 
@@ -196,15 +198,57 @@ describe('speech jobs', () => {
     expect(jobs[5].audioField).toEqual(['examples', 1, 'audio'])
   })
 
-  it('counts a file as done only when it holds more than a WAV header', () => {
+  it('names files and URLs with the format as extension', () => {
+    const vocabulary = loadCourse(BUNDLED_DATA_DIR, 'vocabulary')
+    const [word, example] = buildSpeechJobs(vocabulary, { outDir: tempDir, urlPrefix: '/a', limit: 1, format: 'opus' })
+    expect(word.fileName).toMatch(/^[\w-]+\.opus$/)
+    expect(example.url).toBe(`/a/vocabulary/${vocabulary.items[0].id}.example.opus`)
+    expect(word.taskId).toBe(`vocabulary/${vocabulary.items[0].id}`)
+  })
+
+  it('generates missing and changed files, keeps current and unfingerprinted ones unless forced', () => {
     const kanji = loadCourse(BUNDLED_DATA_DIR, 'kanji')
-    const [readings, example1, example2] = buildSpeechJobs(kanji, { outDir: tempDir, urlPrefix: '/audio', limit: 1 })
+    const jobs = buildSpeechJobs(kanji, { outDir: tempDir, urlPrefix: '/audio', limit: 2 }).slice(0, 5)
+    const check = (index: number, status: OutputCheck['status'], reasons: string[] = [], error?: string) => ({
+      id: jobs[index].taskId,
+      outputPath: jobs[index].outputPath,
+      status,
+      reasons,
+      error,
+    })
+    const checks = [
+      check(0, 'missing'),
+      check(1, 'current'),
+      check(2, 'unfingerprinted'),
+      check(3, 'changed', ['phonemes changed', 'voice changed']),
+      check(4, 'failed', [], 'cannot write x.wav: its extension names wav, but the format is mp3'),
+    ]
+    const plan = planJobs(jobs, checks, false)
+    expect(plan.pending).toEqual([jobs[0], jobs[3], jobs[4]])
+    expect(plan.current).toEqual([jobs[1], jobs[2]])
+    expect(plan.regenerated).toBe(1)
+    expect(plan.why.get(jobs[0].taskId)).toBe('new')
+    expect(plan.why.get(jobs[3].taskId)).toBe('phonemes changed, voice changed')
+    const forced = planJobs(jobs, checks, true)
+    expect(forced.pending).toEqual(jobs)
+    expect(forced.regenerated).toBe(3)
+    expect(forced.why.get(jobs[2].taskId)).toBe('forced (no fingerprint)')
+  })
+
+  it('finds audio files no item produces, ignoring temporary files and other types', () => {
+    const vocabulary = loadCourse(BUNDLED_DATA_DIR, 'vocabulary')
+    const jobs = buildSpeechJobs(vocabulary, { outDir: tempDir, urlPrefix: '/audio', format: 'mp3' })
+    const dir = path.join(tempDir, 'vocabulary')
+    mkdirSync(dir)
     mkdirSync(path.join(tempDir, 'kanji'))
-    writeFileSync(readings.outputPath, Buffer.alloc(1000))
-    writeFileSync(example1.outputPath, Buffer.alloc(44))
-    const { pending, existing } = splitExisting([readings, example1, example2])
-    expect(existing).toEqual([readings])
-    expect(pending).toEqual([example1, example2])
+    for (const name of [jobs[0].fileName, 'gone.mp3', `${vocabulary.items[0].id}.wav`, '.x.mp3.1-2.tmp', 'notes.txt'])
+      writeFileSync(path.join(dir, name), '')
+    writeFileSync(path.join(tempDir, 'kanji', 'k.mp3'), '')
+    expect(findOrphans(tempDir, ['vocabulary', 'grammar'], jobs)).toEqual([
+      path.join(dir, 'gone.mp3'),
+      path.join(dir, `${vocabulary.items[0].id}.wav`),
+    ])
+    expect([formatBytes(812), formatBytes(41_330), formatBytes(19_100_000)]).toEqual(['812 B', '41.3 kB', '19.1 MB'])
   })
 
   it('reads kanji on readings, then kun readings without okurigana and affix marks', () => {
@@ -305,6 +349,8 @@ describe('summary and progress text', () => {
     const text = formatSummary(
       {
         generated: 3,
+        regenerated: 1,
+        bytesWritten: 61_440,
         skipped: 1,
         failed: [
           { taskId: 'vocabulary/v2.example', reason: 'task "vocabulary/v2.example": nothing speakable' },
@@ -319,7 +365,8 @@ describe('summary and progress text', () => {
     expect(text).toBe(
       [
         'Summary (interrupted: rerun the same command to resume)',
-        '  generated    3 files, 4.3s of audio',
+        '  generated    3 files, 4.3s of audio, 61.4 kB written',
+        '  regenerated  1 file (changed since made; counted in generated)',
         '  skipped      1 file (already there)',
         '  failed       2 files',
         '    task "vocabulary/v2.example": nothing speakable',

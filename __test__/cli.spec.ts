@@ -1,6 +1,6 @@
 // End-to-end tests of `tsx scripts/tts-generate.ts`: real processes, the real model, a tiny course in a temp folder.
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 import { runCli, startCli, tinyCourse, writeCourse } from './helpers/cli-run'
@@ -39,6 +39,13 @@ describe('tts-generate --help', () => {
       '--limit',
       '--dictionary',
       '--trust-analyser',
+      '--format',
+      '--bitrate',
+      '--sample-rate',
+      '--loudness',
+      '--pad-ms',
+      '--force',
+      '--prune',
       '--help',
     ]) {
       expect(result.stdout).toContain(option)
@@ -59,6 +66,16 @@ describe('tts-generate input errors exit with 2 and name the problem', () => {
       'unknown provider',
       () => ['--data-dir', course().dataDir, '--provider', 'espeak'],
       /Unknown provider "espeak"; known: kokoro/,
+    ],
+    [
+      'a bit rate for a lossless format',
+      () => ['--data-dir', course().dataDir, '--format', 'flac', '--bitrate', '64'],
+      /a bit rate \(64 kbit\/s\) applies to mp3 and opus only; flac is lossless/,
+    ],
+    [
+      'loudness out of range',
+      () => ['--data-dir', course().dataDir, '--loudness', '3'],
+      /It must be a loudness in LUFS from -40 to -5/,
     ],
     [
       'unknown --type',
@@ -208,6 +225,58 @@ describe('tts-generate with the real model', () => {
     expect(second.stdout).toMatch(/generated +0 files/)
     expect(second.stdout).toMatch(/skipped +4 files \(already there\)/)
     expect(wavFiles(vocabularyDir).map((name) => statSync(path.join(vocabularyDir, name)).mtimeMs)).toEqual(mtimes)
+  })
+
+  it('regenerates exactly the file whose text or dictionary word changed, says why, and lists and prunes orphans', async () => {
+    const data = tinyCourse()
+    const { dataDir, outDir } = course(data)
+    const dir = path.join(outDir, 'vocabulary')
+    const args = ['--type', 'vocabulary', '--format', 'mp3', '--loudness', '-16', '--data-dir', dataDir, '--out-dir', outDir]
+    const first = await runCli(args)
+    expect(first.stderr).toBe('')
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/generated +4 files, [\d.]+s of audio, [\d.]+ kB written/)
+    const names = ['mizu.example.mp3', 'mizu.mp3', 'yama.example.mp3', 'yama.mp3']
+    expect(readdirSync(dir).sort()).toEqual(names)
+    const identity = (name: string) => {
+      const stats = statSync(path.join(dir, name))
+      return { ino: stats.ino, mtimeMs: stats.mtimeMs }
+    }
+    const before = Object.fromEntries(names.map((name) => [name, identity(name)]))
+
+    data.vocabulary.items[1].example.ja = '山が高いです。'
+    writeFileSync(path.join(dataDir, 'vocabulary.json'), `${JSON.stringify(data.vocabulary, null, 2)}\n`)
+    writeFileSync(path.join(dir, 'gone.mp3'), 'an item that was deleted')
+    const dry = await runCli(['--dry-run', ...args])
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('vocabulary: 1 to generate (1 changed), 3 already there')
+    expect(dry.stdout).toMatch(/ changed vocabulary\/yama\.example\.mp3 .*\(phonemes changed\)/)
+    expect(dry.stdout).toMatch(/ exists  vocabulary\/yama\.mp3 /)
+    expect(dry.stdout).toContain('1 orphan file (no item produces them): --prune removes them')
+
+    const second = await runCli([...args, '--prune'])
+    expect(second.stderr).toBe('')
+    expect(second.code).toBe(0)
+    expect(second.stdout).toMatch(/generated +1 file,/)
+    expect(second.stdout).toMatch(/regenerated +1 file /)
+    expect(second.stdout).toMatch(/skipped +3 files/)
+    expect(second.stdout).toContain('1 orphan file (no item produces them): removed')
+    expect(readdirSync(dir).sort()).toEqual(names)
+    for (const name of names) {
+      if (name === 'yama.example.mp3') expect(identity(name).ino).not.toBe(before[name].ino)
+      else expect(identity(name)).toEqual(before[name])
+    }
+
+    // A dictionary word changes what one file speaks (高い, only in that sentence): exactly that file is regenerated.
+    writeFileSync(path.join(dataDir, 'dictionary.csv'), '高い,コウイ\n')
+    const beforeDictionary = Object.fromEntries(names.map((name) => [name, identity(name)]))
+    const third = await runCli(args)
+    expect(third.code).toBe(0)
+    expect(third.stdout).toContain('vocabulary: 1 to generate (1 changed), 3 already there')
+    for (const name of names) {
+      if (name === 'yama.example.mp3') expect(identity(name).ino).not.toBe(beforeDictionary[name].ino)
+      else expect(identity(name)).toEqual(beforeDictionary[name])
+    }
   })
 
   it('reports a failed item, exits 1, and writes no URL for it', async () => {

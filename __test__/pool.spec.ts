@@ -163,7 +163,7 @@ describe('AudioWorkerPool', () => {
     const before = fs.statSync(tasks[0].outputPath).mtimeMs
     // What a power loss before the data reached the disk can leave: a header alone, an empty file.
     const wav = fs.readFileSync(tasks[1].outputPath)
-    fs.writeFileSync(tasks[1].outputPath, wav.subarray(0, 44))
+    fs.writeFileSync(tasks[1].outputPath, wav.subarray(0, wav.indexOf('data') + 8))
     fs.writeFileSync(tasks[2].outputPath, '')
 
     const second = new AudioWorkerPool(2)

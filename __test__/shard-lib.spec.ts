@@ -117,10 +117,12 @@ function summary(index: number, count: number, finishedAt: string): ShardSummary
     exitCode: 0,
     files: 4,
     generated: 3,
+    regenerated: 0,
     skipped: 1,
     failed: [],
     cancelled: 0,
     audioSeconds: 2.5,
+    bytesWritten: 160_000,
     wallMs: 1200,
   }
 }

@@ -7,9 +7,9 @@ import { writeFileAtomic } from './update-json'
 export const CAPTION_FORMATS = ['json', 'vtt'] as const
 export type CaptionFormat = (typeof CAPTION_FORMATS)[number]
 
-/** `<file>.timings.json` (written by the pool) or `<file without .wav>.vtt`, for a path or a URL. */
+/** `<file>.timings.json` (written by the pool) or `<file without its audio extension>.vtt`, for a path or a URL. */
 export function captionLocation(audio: string, format: CaptionFormat): string {
-  return format === 'json' ? `${audio}.timings.json` : `${audio.replace(/\.wav$/, '')}.vtt`
+  return format === 'json' ? `${audio}.timings.json` : `${audio.replace(/\.(wav|mp3|opus|flac)$/, '')}.vtt`
 }
 
 /** `seconds` as a WebVTT timestamp, hh:mm:ss.ttt. */
@@ -43,7 +43,7 @@ export function webVtt(timings: TaskTimings): string {
   return ['WEBVTT\n', ...cues].join('\n')
 }
 
-/** Writes `<file without .wav>.vtt` atomically. */
+/** Writes `<file without its audio extension>.vtt` atomically. */
 export function writeWebVtt(audioPath: string, timings: TaskTimings): void {
   writeFileAtomic(captionLocation(audioPath, 'vtt'), webVtt(timings))
 }

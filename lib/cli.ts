@@ -19,6 +19,7 @@ import {
   type GenerateOptions,
   type PreparedType,
 } from './generate'
+import { AUDIO_FORMATS, SAMPLE_RATES, type AudioFormat } from './outputs'
 import { DictionaryError, loadProvider, MODELS, PROVIDERS, type ModelName, type ProviderName } from './providers'
 import { checkCourseReadings, formatReadingDifferences } from './readings'
 import {
@@ -53,6 +54,13 @@ interface ParsedOptions {
   dictionary?: string
   trustAnalyser: boolean
   captions?: CaptionFormat
+  format: AudioFormat
+  bitrate?: number
+  sampleRate: string
+  loudness?: number
+  padMs: number
+  force: boolean
+  prune: boolean
 }
 
 function integerIn(min: number, max: number): (value: string) => number {
@@ -91,10 +99,18 @@ function parseSpeed(value: string): number {
   return speed
 }
 
+function parseLoudness(value: string): number {
+  const lufs = Number(value)
+  if (value.trim() === '' || !Number.isFinite(lufs) || lufs < -40 || lufs > -5) {
+    throw new InvalidArgumentError('It must be a loudness in LUFS from -40 to -5, e.g. -16.')
+  }
+  return lufs
+}
+
 export function buildProgram(): Command {
   return new Command('tts-generate')
     .description(
-      'Generate WAV audio for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.',
+      'Generate audio (WAV, MP3, Opus or FLAC) for the course items (vocabulary, grammar, kanji) with the native AudioWorkerPool.',
     )
     .addOption(
       new Option('--provider <name>', 'speech provider')
@@ -116,7 +132,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--captions <format>',
-        'also write when each word is spoken, beside each file: json (<file>.wav.timings.json) or vtt (<file>.vtt, WebVTT); ' +
+        'also write when each word is spoken, beside each file: json (<file>.timings.json) or vtt (<file without extension>.vtt, WebVTT); ' +
           'with --update-json its URL goes into the captions field beside audio (docs/timings.md)',
       )
         .choices(CAPTION_FORMATS)
@@ -145,7 +161,7 @@ export function buildProgram(): Command {
       "where a word's course reading differs from what the analyser reads, speak the analyser's (default: the course's)",
       false,
     )
-    .option('--out-dir <dir>', 'audio output folder; files go to <dir>/<type>/<id>[.part].wav', 'public/audio/')
+    .option('--out-dir <dir>', 'audio output folder: <dir>/<type>/<id>[.part].<format>', 'public/audio/')
     .option('--url-prefix <url>', 'URL of --out-dir in the app, used by --update-json', '/audio')
     .addOption(
       new Option('--limit <n>', 'only the first N items of each type (default: every item)').argParser(
@@ -163,11 +179,38 @@ export function buildProgram(): Command {
       '--no-generate',
       "synthesise nothing: report the missing files of each shard; with --update-json write every present file's URL",
     )
+    .addOption(
+      new Option('--format <format>', 'audio file format (and extension)')
+        .choices(AUDIO_FORMATS)
+        .argParser(oneOf('format', AUDIO_FORMATS))
+        .default('wav'),
+    )
+    .addOption(
+      new Option('--bitrate <kbps>', 'bit rate of mp3 and opus (default: 48 for mp3, 32 for opus)').argParser(
+        integerIn(6, 510),
+      ),
+    )
+    .addOption(
+      new Option('--sample-rate <hz>', 'output sample rate: 24000 is the model\'s; opus takes 24000 or 48000')
+        .choices(SAMPLE_RATES.map(String))
+        .default('24000'),
+    )
+    .addOption(
+      new Option('--loudness <lufs>', 'normalise each file to this integrated loudness (EBU R128), peaks under -1 dBTP; default: the model\'s level').argParser(
+        parseLoudness,
+      ),
+    )
+    .addOption(
+      new Option('--pad-ms <ms>', 'silence before and after the speech').argParser(integerIn(0, 5000)).default(50),
+    )
+    .option('--force', 'regenerate every file, even current ones and files without a fingerprint', false)
+    .option('--prune', 'remove orphans: audio files in the type folders that no item produces', false)
     .helpOption('-h, --help', 'show every option with its default')
     .addHelpText(
       'after',
       '\nExit codes: 0 all files done, 1 some failed, 2 invalid options or course data (nothing generated), 130 interrupted.\n' +
-        'Files that already exist are skipped, so rerunning resumes an interrupted run.',
+        'Files that are current are skipped, so rerunning resumes an interrupted run; a file whose text, phonemes, voice,\n' +
+        'speed, model or format settings changed is regenerated (each file carries a fingerprint of what made it).',
     )
     .showHelpAfterError('(run with --help to see every option)')
     .exitOverride()
@@ -203,6 +246,15 @@ export async function main(
     updateJson: parsed.updateJson,
     captions: parsed.captions,
     readingNotes: [],
+    output: {
+      format: parsed.format,
+      bitrate: parsed.bitrate,
+      sampleRate: Number(parsed.sampleRate),
+      loudness: parsed.loudness,
+      padMs: parsed.padMs,
+    },
+    force: parsed.force,
+    prune: parsed.prune,
   }
 
   let shard: Shard | undefined
@@ -259,7 +311,8 @@ export async function main(
     }
   } catch (error) {
     io.stderr.write(`error: ${(error as Error).message}\n`)
-    if (error instanceof DictionaryError) return EXIT_CODES.usage
+    // The addon refuses option combinations it cannot encode (e.g. a bit rate for wav) as InvalidArg.
+    if (error instanceof DictionaryError || (error as { code?: string }).code === 'InvalidArg') return EXIT_CODES.usage
     run = { totals: emptyTotals(), exitCode: EXIT_CODES.failed, error: (error as Error).message }
   }
   if (shard === undefined) return run.exitCode
@@ -294,7 +347,7 @@ function resolveShard(parsed: ParsedOptions): Shard | undefined {
 }
 
 function selectShard(prepared: PreparedType[], shard: Shard, io: CliStreams): PreparedType[] {
-  const selected = prepared.map(({ course, jobs }) => ({ course, jobs: jobs.filter((job) => isInShard(job, shard)) }))
+  const selected = prepared.map((type) => ({ ...type, jobs: type.jobs.filter((job) => isInShard(job, shard)) }))
   const count = (types: PreparedType[]): number => types.reduce((sum, type) => sum + type.jobs.length, 0)
   io.stdout.write(`Shard ${shardName(shard)} (0-based): ${count(selected)} of ${count(prepared)} files; the other shards make the rest.\n`)
   return selected

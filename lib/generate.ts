@@ -1,11 +1,14 @@
 // The tts-generate run: load the course, then either list it (dry run) or generate it type by type with one pool.
 
+import { existsSync, statSync } from 'node:fs'
+
+import { captionLocation, writeWebVtt, type CaptionFormat } from './captions'
 import { loadCourse, displayPath, type LoadedCourse } from './course'
 import type { CourseType } from './course-types'
+import { findOrphans, planJobs, pruneOrphans, type JobPlan, type OutputSettings } from './outputs'
 import { createProgressView } from './progress'
-import type { ModelName, SpeechPool, SpeechProvider } from './providers'
-import { writeWebVtt, type CaptionFormat } from './captions'
-import { buildSpeechJobs, splitExisting, type SpeechJob } from './speech-jobs'
+import type { ModelName, PoolSettings, SpeechPool, SpeechProvider } from './providers'
+import { buildSpeechJobs, type SpeechJob } from './speech-jobs'
 import { emptyTotals, formatSummary, plural, type RunTotals } from './summary'
 import { writeJobUrls } from './update-json'
 
@@ -22,15 +25,22 @@ export interface GenerateOptions {
   model?: ModelName
   limit?: number
   updateJson: boolean
-  /** Write each file's captions beside it (`--captions`): the pool's timings JSON, or WebVTT. */
-  captions?: CaptionFormat
   /** Where the course's readings and the analyser's disagree (lib/readings.ts), listed in the dry run and summary. */
   readingNotes: string[]
+  output: OutputSettings
+  /** Write each file's captions beside it (`--captions`): the pool's timings JSON, or WebVTT. */
+  captions?: CaptionFormat
+  /** Regenerate every file, current or not. */
+  force: boolean
+  /** Remove orphans: audio files in the type folders that no item produces. */
+  prune: boolean
 }
 
 export interface PreparedType {
   course: LoadedCourse
   jobs: SpeechJob[]
+  /** Every item's jobs, `--limit` or not: what the type folder should hold (the rest are orphans). */
+  allJobs: SpeechJob[]
 }
 
 export interface CliStreams {
@@ -40,37 +50,95 @@ export interface CliStreams {
 
 /** Loads and checks every selected type before anything is generated; throws CourseDataError. */
 export function prepareCourse(
-  options: Pick<GenerateOptions, 'types' | 'dataDir' | 'outDir' | 'urlPrefix' | 'limit'>,
+  options: Pick<GenerateOptions, 'types' | 'dataDir' | 'outDir' | 'urlPrefix' | 'limit' | 'output'>,
 ): PreparedType[] {
   return options.types.map((type) => {
     const course = loadCourse(options.dataDir, type)
-    return { course, jobs: buildSpeechJobs(course, options) }
+    const layout = { ...options, format: options.output.format }
+    return {
+      course,
+      jobs: buildSpeechJobs(course, layout),
+      allJobs: buildSpeechJobs(course, { ...layout, limit: undefined }),
+    }
   })
+}
+
+function poolSettings(options: GenerateOptions): PoolSettings {
+  return {
+    concurrency: options.concurrency,
+    defaultVoice: options.voice,
+    model: options.model,
+    output: options.output,
+    timings: options.captions !== undefined,
+  }
+}
+
+/** Checks each job's file against what it would be now (fingerprints; no model loaded). */
+function planType(jobs: SpeechJob[], provider: SpeechProvider, options: GenerateOptions): JobPlan {
+  const tasks = jobs.map((job) => ({
+    id: job.taskId,
+    text: job.text,
+    outputPath: job.outputPath,
+    voice: options.voice,
+    speed: options.speed,
+  }))
+  const plan = planJobs(jobs, provider.checkOutputs(tasks, poolSettings(options)), options.force)
+  const captions = options.captions
+  if (captions === undefined) return plan
+  // A current file without its captions is made again, with them.
+  const uncaptioned = plan.current.filter((job) => !existsSync(captionLocation(job.outputPath, captions)))
+  for (const job of uncaptioned) plan.why.set(job.taskId, 'captions missing')
+  return {
+    ...plan,
+    pending: [...plan.pending, ...uncaptioned],
+    current: plan.current.filter((job) => !uncaptioned.includes(job)),
+    regenerated: plan.regenerated + uncaptioned.length,
+  }
+}
+
+/** "vocabulary: 3 to generate (1 changed), 4 already there" */
+function planLine(type: CourseType, plan: JobPlan): string {
+  const changed = plan.regenerated > 0 ? ` (${plan.regenerated} changed)` : ''
+  return `${type}: ${plan.pending.length} to generate${changed}, ${plan.current.length} already there`
+}
+
+/** Lists the orphans of the run's types and, with --prune (not in a dry run), removes them. */
+function reportOrphans(prepared: PreparedType[], options: GenerateOptions, io: CliStreams, dryRun: boolean): void {
+  const orphans = findOrphans(
+    options.outDir,
+    prepared.map(({ course }) => course.type),
+    prepared.flatMap(({ allJobs }) => allJobs),
+  )
+  if (orphans.length === 0) return
+  const removing = options.prune && !dryRun
+  const action = removing ? 'removed' : options.prune ? '--prune would remove them' : '--prune removes them'
+  print(io.stdout, `${plural(orphans.length, 'orphan file')} (no item produces them): ${action}`)
+  for (const file of orphans) print(io.stdout, `  ${displayPath(file)}`)
+  if (removing) pruneOrphans(orphans)
 }
 
 const print = (stream: NodeJS.WriteStream, line: string): void => {
   stream.write(`${line}\n`)
 }
 
-/** Lists every file with its text and phonemes; returns 1 when some text cannot be phonemized (it would fail). */
+/**
+ * Lists every file with its text, phonemes and what a run would do with it (new, exists, changed and why);
+ * returns 1 when some text cannot be phonemized (it would fail).
+ */
 export function dryRun(
   prepared: PreparedType[],
   provider: SpeechProvider,
-  options: Pick<GenerateOptions, 'readingNotes'>,
+  options: GenerateOptions,
   io: CliStreams,
 ): number {
   let toGenerate = 0
   let existingCount = 0
   let unspeakable = 0
   for (const { course, jobs } of prepared) {
-    const { existing } = splitExisting(jobs)
-    const existingIds = new Set(existing.map((job) => job.taskId))
-    print(
-      io.stdout,
-      `${course.type} (${displayPath(course.file)}): ${jobs.length} files, ${existing.length} already there`,
-    )
+    const plan = planType(jobs, provider, options)
+    print(io.stdout, `${planLine(course.type, plan)} (${displayPath(course.file)})`)
     for (const job of jobs) {
-      const exists = existingIds.has(job.taskId)
+      const why = plan.why.get(job.taskId)
       let phonemes: string
       try {
         phonemes = provider.phonemize(job.text)
@@ -78,16 +146,19 @@ export function dryRun(
         unspeakable += 1
         phonemes = `cannot phonemize: ${(error as Error).message}`
       }
-      print(io.stdout, `  ${exists ? 'exists' : 'new   '}  ${job.type}/${job.fileName}  ${job.text}  → ${phonemes}`)
+      const state = why === undefined ? 'exists' : why === 'new' ? 'new' : 'changed'
+      const reason = state === 'changed' ? `  (${why})` : ''
+      print(io.stdout, `  ${state.padEnd(7)} ${job.type}/${job.fileName}  ${job.text}  → ${phonemes}${reason}`)
     }
-    toGenerate += jobs.length - existing.length
-    existingCount += existing.length
+    toGenerate += plan.pending.length
+    existingCount += plan.current.length
   }
   for (const line of options.readingNotes) print(io.stdout, line)
   print(
     io.stdout,
     `Dry run: ${toGenerate} files would be generated, ${existingCount} already there; nothing was written.`,
   )
+  reportOrphans(prepared, options, io, true)
   if (unspeakable > 0) print(io.stderr, `${unspeakable} texts cannot be phonemized and would fail.`)
   return unspeakable > 0 ? EXIT_CODES.failed : EXIT_CODES.ok
 }
@@ -115,7 +186,6 @@ async function generateType(
       speed: options.speed,
     })),
   )
-  const written = new Map(pending.map((job) => [job.taskId, job]))
   const started = Date.now()
   let finished = 0
   let failed = 0
@@ -157,8 +227,8 @@ async function generateType(
       if (outcome.status === 'generated') {
         totals.generated += 1
         totals.audioSeconds += outcome.durationSeconds ?? 0
-        const job = written.get(outcome.id)
-        if (options.captions === 'vtt' && outcome.timings && job) writeWebVtt(job.outputPath, outcome.timings)
+        totals.bytesWritten += statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0
+        if (options.captions === 'vtt' && outcome.timings) writeWebVtt(job.outputPath, outcome.timings)
       } else {
         // A provider that skips existing files itself found this one: it is there, so it is done.
         totals.skipped += 1
@@ -188,34 +258,33 @@ export async function generate(
   signal.addEventListener('abort', cancel)
   try {
     for (const { course, jobs } of prepared) {
-      const { pending, existing } = splitExisting(jobs, options.captions)
-      totals.skipped += existing.length
+      const plan = planType(jobs, provider, options)
+      const { pending, current } = plan
+      totals.skipped += current.length
       if (signal.aborted) {
         totals.cancelled += pending.length
         continue
       }
-      print(
-        io.stdout,
-        `${course.type}: ${pending.length} to generate, ${existing.length} already there (${displayPath(course.file)})`,
-      )
-      const done = new Set(existing.map((job) => job.taskId))
+      totals.regenerated += plan.regenerated
+      print(io.stdout, `${planLine(course.type, plan)} (${displayPath(course.file)})`)
+      const done = new Set(current.map((job) => job.taskId))
       if (pending.length > 0) {
-        pool ??= provider.createPool({
-          concurrency: options.concurrency,
-          defaultVoice: options.voice,
-          model: options.model,
-          timings: options.captions !== undefined,
-        })
+        pool ??= provider.createPool(poolSettings(options))
         for (const id of await generateType(pool, course.type, pending, options, io, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)), options.captions)
+        const changed = writeJobUrls(
+          course.file,
+          jobs.filter((job) => done.has(job.taskId)),
+          options.captions,
+        )
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }
   } finally {
     signal.removeEventListener('abort', cancel)
   }
+  if (!signal.aborted) reportOrphans(prepared, options, io, false)
   totals.wallMs = Date.now() - started
   for (const line of options.readingNotes) print(io.stdout, line)
   print(io.stdout, formatSummary(totals, signal.aborted))

@@ -4,8 +4,9 @@
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 
-import type { AudioTask, Progress, ProcessResult } from '..'
+import type { AudioTask, OutputCheck, Progress, ProcessResult } from '..'
 import { assetsDir } from './assets'
+import type { OutputSettings } from './outputs'
 
 export const PROVIDERS = ['kokoro'] as const
 export type ProviderName = (typeof PROVIDERS)[number]
@@ -28,6 +29,7 @@ export interface PoolSettings {
   userDictionary?: string
   /** Kokoro model variant (docs/silence.md); the pool's default when absent. */
   model?: ModelName
+  output: OutputSettings
   /** Return each task's timings and write `<file>.timings.json` beside it (docs/timings.md). */
   timings?: boolean
 }
@@ -36,6 +38,8 @@ export interface SpeechProvider {
   /** What is wrong with `voice`, or undefined if it can be used; checked before any work starts. */
   voiceProblem(voice: string): string | undefined
   createPool(settings: PoolSettings): SpeechPool
+  /** Whether each task's file is what a pool with `settings` would write now (its fingerprint); no model loaded. */
+  checkOutputs(tasks: AudioTask[], settings: PoolSettings): OutputCheck[]
   /** Phonemes the provider would speak for `text`; throws when nothing in it is speakable. */
   phonemize(text: string): string
   /** The kana reading the provider would speak for `text`; throws as phonemize does. */
@@ -80,9 +84,18 @@ export function loadProvider(name: ProviderName, userDictionary?: string): Speec
       }
       return {
         voiceProblem: kokoroVoiceProblem,
-        // The CLI decides what exists (splitExisting), so the pool generates every task it is given.
-        createPool: ({ concurrency, defaultVoice, model, timings }) =>
-          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, skipExisting: false, userDictionary, timings }),
+        // The CLI decides what is current (checkOutputs), so the pool generates every task it is given.
+        createPool: ({ concurrency, defaultVoice, model, output, timings }) =>
+          new addon.AudioWorkerPool(concurrency, {
+            defaultVoice,
+            model,
+            ...output,
+            skipExisting: false,
+            userDictionary,
+            timings,
+          }),
+        checkOutputs: (tasks, { defaultVoice, model, output }) =>
+          addon.checkOutputs(tasks, { defaultVoice, model, ...output, userDictionary }),
         phonemize: (text) => addon.phonemize(text, options),
         reading: (text) => addon.reading(text, options),
       }

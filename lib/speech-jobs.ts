@@ -11,7 +11,7 @@ import type { CourseItemByType, CourseType, KanjiItem } from './course-types'
 export type AudioFieldPath = (string | number)[]
 
 export interface SpokenPart {
-  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav`. */
+  /** Appended to the item id to form the file name: "" gives `<id>.wav`, ".example" gives `<id>.example.wav` (or .mp3, …). */
   suffix: string
   text: string
   /** The course's own kana reading of `text`, where the item has one (vocabulary words, kanji examples). */
@@ -20,7 +20,7 @@ export interface SpokenPart {
 }
 
 export interface SpeechJob {
-  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without .wav>". */
+  /** Unique over all types, so one pool can take every type's jobs: "<type>/<file name without extension>". */
   taskId: string
   type: CourseType
   itemId: string
@@ -40,6 +40,8 @@ export interface JobLayout {
   urlPrefix: string
   /** Only the first `limit` items of the file. */
   limit?: number
+  /** File extension: the audio format (default wav). */
+  format?: string
 }
 
 /** On readings, then kun readings with their okurigana/affix marks removed: "ニチ、ジツ。ひ、か。" */
@@ -90,7 +92,7 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
       )
     }
     return spokenParts(course.type, item).map((part) => {
-      const fileName = `${item.id}${part.suffix}.wav`
+      const fileName = `${item.id}${part.suffix}.${layout.format ?? 'wav'}`
       const outputPath = path.join(typeDir, fileName)
       return {
         taskId: `${course.type}/${item.id}${part.suffix}`,
@@ -107,16 +109,10 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
   })
 }
 
-/** A WAV header alone is 44 bytes: anything bigger that is already there counts as done (the pool writes atomically). */
-function isGenerated(file: string): boolean {
-  try {
-    return statSync(file).size > 44
-  } catch {
-    return false
-  }
-}
-
-/** Jobs whose file is there (and, with `captions`, its caption file too) and those still to make. */
+/**
+ * Files that are there count as made: the pool writes atomically, so a file at its path is whole. With
+ * `captions`, only with their caption file.
+ */
 export function splitExisting(
   jobs: SpeechJob[],
   captions?: CaptionFormat,
@@ -124,10 +120,10 @@ export function splitExisting(
   const pending: SpeechJob[] = []
   const existing: SpeechJob[] = []
   for (const job of jobs) {
-    const done =
-      isGenerated(job.outputPath) &&
+    const made =
+      (statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0) > 0 &&
       (captions === undefined || existsSync(captionLocation(job.outputPath, captions)))
-    ;(done ? existing : pending).push(job)
+    ;(made ? existing : pending).push(job)
   }
   return { pending, existing }
 }

@@ -1,5 +1,7 @@
 // Text of the progress display and the end-of-run summary (pure functions, so tests need no model).
 
+import { formatBytes } from './outputs'
+
 export interface FailedFile {
   taskId: string
   reason: string
@@ -7,7 +9,11 @@ export interface FailedFile {
 
 export interface RunTotals {
   generated: number
-  /** Files that were already there before the run. */
+  /** Of the generated files, those that replaced a file that had changed (or `--force`). */
+  regenerated: number
+  /** Size of the generated files. */
+  bytesWritten: number
+  /** Files that were already there before the run and are current. */
   skipped: number
   failed: FailedFile[]
   /** Files not generated because the run was interrupted. */
@@ -17,7 +23,7 @@ export interface RunTotals {
 }
 
 export function emptyTotals(): RunTotals {
-  return { generated: 0, skipped: 0, failed: [], cancelled: 0, audioSeconds: 0, wallMs: 0 }
+  return { generated: 0, regenerated: 0, bytesWritten: 0, skipped: 0, failed: [], cancelled: 0, audioSeconds: 0, wallMs: 0 }
 }
 
 /** "850ms", "4.2s", "3m 05s", "1h 02m". */
@@ -74,7 +80,10 @@ export const plural = (count: number, word: string): string => `${count} ${word}
 
 export function formatSummary(totals: RunTotals, interrupted: boolean): string {
   const lines = [interrupted ? 'Summary (interrupted: rerun the same command to resume)' : 'Summary']
-  lines.push(`  generated    ${plural(totals.generated, 'file')}, ${totals.audioSeconds.toFixed(1)}s of audio`)
+  lines.push(
+    `  generated    ${plural(totals.generated, 'file')}, ${totals.audioSeconds.toFixed(1)}s of audio, ${formatBytes(totals.bytesWritten)} written`,
+  )
+  lines.push(`  regenerated  ${plural(totals.regenerated, 'file')} (changed since made; counted in generated)`)
   lines.push(`  skipped      ${plural(totals.skipped, 'file')} (already there)`)
   lines.push(`  failed       ${plural(totals.failed.length, 'file')}`)
   // The pool's messages already name the task; others get the id in front.

@@ -62,8 +62,11 @@ function main(): void {
 
   run('npx', ['tsc', '-p', 'tsconfig.build.json'], repoRoot)
   fs.copyFileSync(addon, path.join(platformDir, platform.main))
-  // The .node embeds misaki's word list and rules (Apache-2.0): their NOTICE travels with it.
-  fs.copyFileSync(path.join(repoRoot, 'crates', 'ja-g2p', 'NOTICE'), path.join(platformDir, 'NOTICE'))
+  // The .node embeds misaki's word list and rules (Apache-2.0), LAME (LGPL) and libopus (BSD): their notices
+  // and licence texts travel with it.
+  const notices = ['ja-g2p', 'engine'].map((crate) => fs.readFileSync(path.join(repoRoot, 'crates', crate, 'NOTICE'), 'utf8'))
+  fs.writeFileSync(path.join(platformDir, 'NOTICE'), notices.join('\n'))
+  fs.cpSync(path.join(repoRoot, 'crates', 'engine', 'licenses'), path.join(platformDir, 'licenses'), { recursive: true })
   const packed = [pack(platformDir)]
 
   const stage = path.join(outDir, '.main-package')

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ja_g2p::UserDictionary;
+use kokoro_engine::fingerprint::task_freshness;
 use kokoro_engine::{
-    AssetPaths, EngineError, EngineOptions, InferenceLayout, ModelVariant, PoolConfig, PoolError,
-    ProgressEvent, RunReport, SegmentKind, SessionSharing, Task, TaskOutcome, TaskStatus, Timings,
-    available_cores, sidecar_path,
+    AssetPaths, AudioFormat, EngineError, EngineOptions, Freshness, InferenceLayout, ModelVariant,
+    OutputOptions, PoolConfig, PoolError, ProgressEvent, RunReport, SegmentKind, SessionSharing,
+    Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
@@ -32,7 +33,8 @@ pub struct AudioTask {
     pub id: String,
     /// Japanese text to speak.
     pub text: String,
-    /// Where the 24 kHz mono 16-bit WAV goes; its folder is created when missing.
+    /// Where the file goes (its folder is created when missing). Its extension (.wav, .mp3, .opus,
+    /// .flac) gives the format unless the pool's `format` is set.
     pub output_path: String,
     /// A voice name such as `jf_alpha` (default: the pool's `defaultVoice`).
     pub voice: Option<String>,
@@ -51,9 +53,11 @@ pub struct PoolOptions {
     /// counting waits behind other tasks. The work is really stopped: the task ends as
     /// `timed-out`, its inference run terminated, nothing written.
     pub timeout_ms: Option<f64>,
-    /// Report tasks whose output exists and is complete (the WAV header parses and the data is as
-    /// long as it says) as skipped; an incomplete one is generated again and its result says why
-    /// in `replacedInvalidOutput` (default true).
+    /// Report tasks whose output is complete and current as skipped instead of generating them
+    /// again (default true): its fingerprint matches what the task would write, or it has none (a
+    /// file from before fingerprints). An incomplete one is generated again and its result says
+    /// why in `replacedInvalidOutput`; a changed one, what changed in `changes`. `false`:
+    /// regenerate every file.
     pub skip_existing: Option<bool>,
     /// Voice of the tasks that name none (default `jf_alpha`).
     pub default_voice: Option<String>,
@@ -76,6 +80,19 @@ pub struct PoolOptions {
     /// katakana or hiragana; priority 1–10, default 10): the words are read so inside any text.
     /// A bad row throws `InvalidArg` naming the file and line.
     pub user_dictionary: Option<String>,
+    /// File format of every output (default: each `outputPath`'s extension, else wav). A path
+    /// whose extension names another format is that task's error.
+    #[napi(ts_type = "'wav' | 'mp3' | 'opus' | 'flac'")]
+    pub format: Option<String>,
+    /// kbit/s for mp3 (default 48) and opus (default 32).
+    pub bitrate: Option<u32>,
+    /// 24000 (default, the model's), 44100 or 48000 (opus: 24000 or 48000).
+    pub sample_rate: Option<u32>,
+    /// Integrated loudness target in LUFS (EBU R128), e.g. -16, with true peaks under -1 dBTP.
+    /// Default: off (the model's own level).
+    pub loudness: Option<f64>,
+    /// Silence before and after the speech in ms (default 50).
+    pub pad_ms: Option<u32>,
     /// Return every task's timings (when each word and mora is spoken) in its result and write
     /// them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
     pub timings: Option<bool>,
@@ -118,6 +135,21 @@ pub struct TimingMora {
     pub phonemes: String,
     pub start: f64,
     pub end: f64,
+}
+
+/// Whether a task's output file is what the task would write now.
+#[napi(object, object_from_js = false)]
+pub struct OutputCheck {
+    pub id: String,
+    pub output_path: String,
+    /// `missing`: no file; `current`: its fingerprint matches; `unfingerprinted`: a file without
+    /// one (kept unless forced); `changed`: its fingerprint differs (see `reasons`); `failed`:
+    /// the task cannot be checked (see `error`).
+    #[napi(ts_type = "'missing' | 'current' | 'unfingerprinted' | 'changed' | 'failed'")]
+    pub status: String,
+    /// What differs, e.g. `phonemes changed`, `voice changed`, `format changed`.
+    pub reasons: Vec<String>,
+    pub error: Option<String>,
 }
 
 /// Options of [`phonemize`]: the same meaning as in the pool's options.
@@ -187,6 +219,9 @@ pub struct TaskResult {
     pub timings: Option<TaskTimings>,
     /// Generated with `timings`: the sidecar file, `<outputPath>.timings.json`.
     pub timings_path: Option<String>,
+    /// Set when a complete file was at `outputPath` but made from something else: what changed
+    /// (`phonemes changed`, `voice changed`, `format changed`, …).
+    pub changes: Option<Vec<String>>,
     /// Present unless the task generated or was skipped: an `Error` whose message names the task
     /// and the cause, with a stable `code`.
     #[napi(ts_type = "Error & TaskFailure")]
@@ -287,6 +322,11 @@ impl AudioWorkerPool {
             model: None,
             user_dictionary: None,
             timings: None,
+            format: None,
+            bitrate: None,
+            sample_rate: None,
+            loudness: None,
+            pad_ms: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -306,12 +346,8 @@ impl AudioWorkerPool {
             options.inference_slots.map(|slots| slots as usize),
             options.threads_per_slot.map(|threads| threads as usize),
         );
-        let model = match options.model.as_deref() {
-            Some(name) => name
-                .parse::<ModelVariant>()
-                .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}")))?,
-            None => ModelVariant::default(),
-        };
+        let model = model_variant(&options)?;
+        let output = output_options(&options)?;
         layout.validate().map_err(engine_error)?;
         let engine_options = EngineOptions {
             assets_dir: resolve_assets_dir(options.assets_dir.as_deref())?,
@@ -328,6 +364,7 @@ impl AudioWorkerPool {
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
             user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
             timings: options.timings.unwrap_or(false),
+            output,
         };
         Ok(AudioWorkerPool {
             pool: LoadingPool::start(engine_options, config),
@@ -346,18 +383,7 @@ impl AudioWorkerPool {
     /// task (empty text, unknown voice, bad speed) becomes that task's error when it runs.
     #[napi]
     pub fn add_tasks(&self, tasks: Vec<AudioTask>) -> Result<()> {
-        let tasks = tasks
-            .into_iter()
-            .map(|task| Task {
-                id: task.id,
-                text: task.text,
-                output_path: PathBuf::from(task.output_path),
-                voice: task.voice,
-                speed: task.speed.map(|speed| speed as f32),
-                phonemes: task.phonemes,
-                timings: task.timings,
-            })
-            .collect();
+        let tasks = tasks.into_iter().map(engine_task).collect();
         self.pool.add_tasks(tasks)
     }
 
@@ -516,6 +542,103 @@ fn user_dictionary(path: Option<&str>) -> Result<Option<UserDictionary>> {
         .map_err(|error| Error::new(Status::InvalidArg, error.to_string()))
 }
 
+/// Checks each task's output file against what a pool with `options` would write now, without
+/// loading the model (the G2P runs for files that have a fingerprint). Throws on a bad option.
+#[napi]
+pub fn check_outputs(
+    tasks: Vec<AudioTask>,
+    options: Option<PoolOptions>,
+) -> Result<Vec<OutputCheck>> {
+    let (model, output, default_voice, assets_dir, user_dictionary_path) = match &options {
+        Some(options) => (
+            model_variant(options)?,
+            output_options(options)?,
+            options.default_voice.clone(),
+            options.assets_dir.as_deref(),
+            options.user_dictionary.as_deref(),
+        ),
+        None => (
+            ModelVariant::default(),
+            OutputOptions::default(),
+            None,
+            None,
+            None,
+        ),
+    };
+    let user_dictionary = user_dictionary(user_dictionary_path)?;
+    let assets = AssetPaths::new(resolve_assets_dir(assets_dir)?);
+    let default_voice = default_voice.unwrap_or_else(|| PoolConfig::default().default_voice);
+    Ok(tasks
+        .into_iter()
+        .map(|task| {
+            let task = engine_task(task);
+            let checked = task_freshness(
+                &assets,
+                model,
+                &default_voice,
+                &output,
+                user_dictionary.as_ref(),
+                &task,
+            );
+            let (status, reasons, error) = match checked {
+                Ok(Freshness::Missing) => ("missing", vec![], None),
+                Ok(Freshness::Current) => ("current", vec![], None),
+                Ok(Freshness::Unfingerprinted) => ("unfingerprinted", vec![], None),
+                Ok(Freshness::Changed { reasons }) => ("changed", reasons, None),
+                Err(error) => ("failed", vec![], Some(error.to_string())),
+            };
+            OutputCheck {
+                id: task.id,
+                output_path: task.output_path.to_string_lossy().into_owned(),
+                status: status.into(),
+                reasons,
+                error,
+            }
+        })
+        .collect())
+}
+
+fn engine_task(task: AudioTask) -> Task {
+    Task {
+        id: task.id,
+        text: task.text,
+        output_path: PathBuf::from(task.output_path),
+        voice: task.voice,
+        speed: task.speed.map(|speed| speed as f32),
+        phonemes: task.phonemes,
+        timings: task.timings,
+    }
+}
+
+fn model_variant(options: &PoolOptions) -> Result<ModelVariant> {
+    match options.model.as_deref() {
+        Some(name) => name
+            .parse::<ModelVariant>()
+            .map_err(|message| Error::new(Status::InvalidArg, format!("model: {message}"))),
+        None => Ok(ModelVariant::default()),
+    }
+}
+
+/// The pool options' output part, checked (a bad one is `InvalidArg`).
+fn output_options(options: &PoolOptions) -> Result<OutputOptions> {
+    let invalid = |message: String| Error::new(Status::InvalidArg, message);
+    let defaults = OutputOptions::default();
+    let output = OutputOptions {
+        format: options
+            .format
+            .as_deref()
+            .map(str::parse::<AudioFormat>)
+            .transpose()
+            .map_err(|message| invalid(format!("format: {message}")))?,
+        bitrate_kbps: options.bitrate,
+        sample_rate: options.sample_rate.unwrap_or(defaults.sample_rate),
+        loudness_lufs: options.loudness,
+        pad_ms: options.pad_ms.unwrap_or(defaults.pad_ms),
+    };
+    output.check().map_err(invalid)?;
+    Ok(output)
+}
+
 /// Queues one progress event on the JS thread; the receiver completes once the callback returned
 /// (or threw: `call_with_return_value` hands a throw to us instead of making it uncaught).
 fn send_progress(callback: &ProgressCallback, event: ProgressEvent) -> oneshot::Receiver<()> {
@@ -647,6 +770,7 @@ fn process_result(report: RunReport) -> ProcessResult {
                 replaced_invalid_output: None,
                 timings: None,
                 timings_path: None,
+                changes: None,
                 error: None,
             };
             match task.outcome {
@@ -655,6 +779,7 @@ fn process_result(report: RunReport) -> ProcessResult {
                     phonemes,
                     replaced_invalid_output,
                     timings,
+                    changes,
                 } => {
                     audio_seconds += duration_seconds;
                     result.duration_seconds = Some(duration_seconds);
@@ -668,6 +793,7 @@ fn process_result(report: RunReport) -> ProcessResult {
                         );
                         result.timings = Some(task_timings(*timings));
                     }
+                    result.changes = Some(changes).filter(|changes| !changes.is_empty());
                 }
                 TaskOutcome::Skipped => {}
                 TaskOutcome::Failed { error } => {

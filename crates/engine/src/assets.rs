@@ -166,8 +166,9 @@ impl ModelVariant {
         }
     }
 
-    /// The SHA-256 pinned for this model's file: what [`AssetPaths::verify`] checks it against.
-    pub(crate) fn pinned_sha256(self) -> Result<String, EngineError> {
+    /// The SHA-256 pinned for this model's file in `assets.lock.json`: what
+    /// [`AssetPaths::verify`] checks it against, and what a file's fingerprint names.
+    pub fn pinned_sha256(self) -> Result<String, EngineError> {
         pinned_files()?
             .into_iter()
             .find(|(path, _)| path == self.file_name())

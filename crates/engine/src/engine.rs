@@ -41,6 +41,7 @@ pub struct Engine {
     pub(crate) vocab: Vocab,
     pub(crate) voices: VoiceStore,
     pub(crate) model: Model,
+    model_variant: ModelVariant,
     /// The Japanese analysers, one per user dictionary in use (`None`: none), each loaded on the
     /// first text it phonemizes (a pool given only phonemes never pays for the ~77 MB dictionary).
     /// A list, not a map: finding one compares the dictionaries without cloning the task's.
@@ -98,8 +99,18 @@ impl Engine {
             vocab,
             voices,
             model,
+            model_variant: options.model,
             g2p: Mutex::new(Vec::new()),
         }))
+    }
+
+    pub fn assets(&self) -> &AssetPaths {
+        &self.assets
+    }
+
+    /// The model this engine runs (what a file's fingerprint names).
+    pub fn model_variant(&self) -> ModelVariant {
+        self.model_variant
     }
 
     /// Samples the model has returned since this engine was loaded, before trimming: 600 per
@@ -152,6 +163,18 @@ impl Engine {
         loaded.push((user.cloned(), g2p.clone()));
         Ok(g2p)
     }
+}
+
+/// Japanese text to Kokoro phonemes with the dictionary in `assets` and the author's `user`
+/// dictionary, without an engine: for checks made before or without a pool (the process-wide
+/// analysers of [`JaG2p::shared_with`]).
+pub(crate) fn phonemize_with(
+    assets: &AssetPaths,
+    text: &str,
+    user: Option<&UserDictionary>,
+) -> Result<String, TaskErrorKind> {
+    let g2p = JaG2p::shared_with(assets.ja_dict_dir(), user).map_err(g2p_error)?;
+    g2p.phonemize(text).map_err(g2p_error)
 }
 
 fn g2p_error(error: G2pError) -> TaskErrorKind {

@@ -1,15 +1,17 @@
 //! One task's job, from leaving the queue to its file in place, in four stages that run in order:
 //!
-//! 1. [`Job::prepare`]: skip the task if its output is there and complete (an incomplete one is
-//!    replaced and the outcome says why); create the output's folder and check that it is
-//!    writable; turn the text into phonemes and token chunks. A task prepares in its turn, and
+//! 1. [`Job::prepare`]: turn the text into phonemes and token chunks; skip the task if its output
+//!    is there, complete and current (its fingerprint is what this task would write, or it has
+//!    none: `fingerprint.rs`); an incomplete or changed one is replaced and the outcome says why;
+//!    create the output's folder and check that it is writable. A task prepares in its turn, and
 //!    keeps the turn until it has a slot: one turn per inference slot, so at any concurrency at
 //!    most that many tasks check folders at once or hold phonemes while they wait (a few KiB each),
 //!    and none holds an open file.
 //! 2. [`Job::wait_for_slot`]: wait for an inference slot; the engine's layout bounds the runs.
 //! 3. [`Job::infer`]: run the model on each chunk, trim and join (holding the slot).
-//! 4. [`Job::write`]: encode the audio and write it atomically and durably (`output.rs`), after
-//!    the slot is free. At most one task per slot writes at once.
+//! 4. [`Job::write`]: render the audio (`render.rs`: resampling, loudness, padding, encoding,
+//!    the fingerprint tag) and write it atomically and durably (`output.rs`), after the slot is
+//!    free. At most one task per slot writes at once.
 //!
 //! **Timeout.** The task's clock runs from the moment it leaves the queue to its file being in
 //! place, except while it waits for its turn to prepare, for a slot or for its turn to write:
@@ -26,13 +28,14 @@
 use crate::audio::SAMPLE_RATE;
 use crate::engine::Engine;
 use crate::error::{TaskError, TaskErrorKind};
+use crate::fingerprint::{self, Fingerprint, Freshness, fingerprint_of};
 use crate::inference::{InferenceSlot, RunStop, StopReason};
 use crate::output::{self, ExistingOutput};
+use crate::render::{self, OutputSpec, render};
 use crate::scheduler::PoolConfig;
 use crate::synthesis::{self, PreparedSpeech, Speech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
 use crate::timings::{Timings, sidecar_path};
-use crate::wav;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -136,11 +139,14 @@ struct Job {
 
 /// What the prepare stage hands on.
 enum Prepared {
-    /// The output is there and complete.
+    /// The output is there, complete and current.
     Skip,
     Speak {
         speech: PreparedSpeech,
+        output: OutputSpec,
+        fingerprint: Fingerprint,
         replaced_invalid_output: Option<String>,
+        changes: Vec<String>,
     },
 }
 
@@ -151,7 +157,10 @@ impl Job {
             .await?;
         let Prepared::Speak {
             mut speech,
+            output,
+            fingerprint,
             replaced_invalid_output,
+            changes,
         } = self.prepare().await?
         else {
             return Ok(TaskOutcome::Skipped);
@@ -162,23 +171,31 @@ impl Job {
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
         let alignment = speech.alignment.take();
-        let timed = self.wants_timings();
         let Speech { audio, timeline } = self.infer(speech, slot, stop.clone()).await?;
-        let duration_seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
-        let timings =
-            timed.then(|| Box::new(Timings::new(&self.task.text, alignment.as_ref(), &timeline)));
-        self.write(audio, timings.clone(), stop).await?;
+        let timings = self.wants_timings().then(|| {
+            let pad = render::pad_samples(SAMPLE_RATE, output.pad_ms);
+            let timeline = timeline.padded(pad, pad);
+            Box::new(Timings::new(
+                &self.task.text,
+                alignment.as_deref(),
+                &timeline,
+            ))
+        });
+        let duration_seconds = self
+            .write(audio, output, fingerprint, timings.clone(), stop)
+            .await?;
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
             replaced_invalid_output,
+            changes,
             timings,
         })
     }
 
     /// Stage 1 (its turn taken): see the module comment.
     fn wants_timings(&self) -> bool {
-        self.task.timings.unwrap_or(self.context.config.timings)
+        wants_timings(&self.context.config, &self.task)
     }
 
     async fn prepare(&mut self) -> Result<Prepared, TaskErrorKind> {
@@ -210,35 +227,50 @@ impl Job {
         self.finish(Stage::Infer, work, Some(&stop)).await
     }
 
-    /// Stage 4, in its turn: the WAV, written atomically and durably.
-    /// Writes the audio, then its timings when there are any.
+    /// Stage 4, in its turn: the file, rendered as `output` says and tagged with `fingerprint`,
+    /// written atomically and durably. Returns the file's duration in seconds.
     async fn write(
         &mut self,
         audio: Vec<f32>,
+        output: OutputSpec,
+        fingerprint: Fingerprint,
         timings: Option<Box<Timings>>,
         stop: Arc<RunStop>,
-    ) -> Result<(), TaskErrorKind> {
+    ) -> Result<f64, TaskErrorKind> {
         let context = self.context.clone();
         let _turn = self.wait(context.write_turns.acquire()).await?;
         let task = self.task.clone();
         let write_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
+            let file = render(&audio, &output, &fingerprint.to_text()).map_err(|cause| {
+                TaskErrorKind::Output {
+                    path: task.output_path.clone(),
+                    cause,
+                }
+            })?;
+            drop(audio);
             // The caller reports why; this only keeps the file from taking its place.
             let still_wanted = || match write_stop.reason() {
                 Some(_) => Err(TaskErrorKind::Cancelled),
                 None => Ok(()),
             };
-            let bytes = wav::encode(&audio);
-            drop(audio);
-            output::write_atomically(&task.output_path, &bytes, still_wanted)?;
+            output::write_atomically(&task.output_path, &file.bytes, still_wanted)?;
+            // The timings follow the audio they describe: written after it, and a sidecar left
+            // by an earlier file at this path is removed when this one has none.
+            let sidecar = sidecar_path(&task.output_path);
             match timings {
-                Some(timings) => output::write_atomically(
-                    &sidecar_path(&task.output_path),
-                    &timings.to_json(),
-                    still_wanted,
-                ),
-                None => Ok(()),
+                Some(timings) => {
+                    output::write_atomically(&sidecar, &timings.to_json(), still_wanted)?
+                }
+                None if sidecar.exists() => {
+                    std::fs::remove_file(&sidecar).map_err(|error| TaskErrorKind::Output {
+                        path: sidecar,
+                        cause: error.to_string(),
+                    })?
+                }
+                None => {}
             }
+            Ok(file.duration_seconds)
         });
         self.finish(Stage::Write, work, Some(&stop)).await
     }
@@ -297,33 +329,78 @@ impl Job {
 
 /// Stage 1's blocking work.
 fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind> {
-    let mut replaced_invalid_output = None;
-    let timed = task.timings.unwrap_or(context.config.timings);
-    if context.config.skip_existing {
-        match output::existing_output(&task.output_path) {
-            // Asked for timings, a file without them is made again.
-            ExistingOutput::Complete if timed && !sidecar_path(&task.output_path).is_file() => {}
-            ExistingOutput::Complete => return Ok(Prepared::Skip),
-            ExistingOutput::Incomplete(reason) => replaced_invalid_output = Some(reason),
-            ExistingOutput::Absent => {}
-        }
-    }
-    output::prepare_folder(&task.output_path)?;
+    let config = &context.config;
+    let output =
+        config
+            .output
+            .spec_for(&task.output_path)
+            .map_err(|cause| TaskErrorKind::Output {
+                path: task.output_path.clone(),
+                cause,
+            })?;
     let request = SpeechRequest {
         text: &task.text,
         phonemes: task.phonemes.as_deref(),
-        voice: task
-            .voice
-            .as_deref()
-            .unwrap_or(&context.config.default_voice),
+        voice: task.voice.as_deref().unwrap_or(&config.default_voice),
         speed: task.speed.unwrap_or(1.0),
-        user_dictionary: context.config.user_dictionary.as_ref(),
-        align: timed,
+        user_dictionary: config.user_dictionary.as_ref(),
+        align: wants_timings(config, task),
+    };
+    let speak = || -> Result<(PreparedSpeech, Fingerprint), TaskErrorKind> {
+        let speech = synthesis::prepare(&context.engine, &request)?;
+        let fingerprint = fingerprint_of(
+            &speech.phonemes,
+            request.voice,
+            request.speed,
+            context.engine.model_variant(),
+            &output,
+        )?;
+        Ok((speech, fingerprint))
+    };
+    let mut replaced_invalid_output = None;
+    let mut changes = Vec::new();
+    let mut spoken = None;
+    if config.skip_existing {
+        match output::existing_output(&task.output_path, output.encoding.format) {
+            ExistingOutput::Absent => {}
+            ExistingOutput::Incomplete(reason) => replaced_invalid_output = Some(reason),
+            ExistingOutput::Complete => {
+                let freshness = fingerprint::freshness(&task.output_path, || {
+                    let (speech, fingerprint) = speak()?;
+                    spoken = Some((speech, fingerprint.clone()));
+                    Ok(fingerprint)
+                })?;
+                let timings_missing =
+                    wants_timings(config, task) && !sidecar_path(&task.output_path).is_file();
+                match freshness {
+                    // Asked for timings, a file without them is made again.
+                    Freshness::Current | Freshness::Unfingerprinted if timings_missing => {
+                        changes = vec!["timings missing".to_string()]
+                    }
+                    Freshness::Current | Freshness::Unfingerprinted => return Ok(Prepared::Skip),
+                    Freshness::Changed { reasons } => changes = reasons,
+                    Freshness::Missing => {}
+                }
+            }
+        }
+    }
+    output::prepare_folder(&task.output_path)?;
+    let (speech, fingerprint) = match spoken {
+        Some(spoken) => spoken,
+        None => speak()?,
     };
     Ok(Prepared::Speak {
-        speech: synthesis::prepare(&context.engine, &request)?,
+        speech,
+        output,
+        fingerprint,
         replaced_invalid_output,
+        changes,
     })
+}
+
+/// Whether `task` returns and writes its timings: its own choice, else the pool's.
+fn wants_timings(config: &PoolConfig, task: &Task) -> bool {
+    task.timings.unwrap_or(config.timings)
 }
 
 /// Resolves once the run is cancelled; never, if the run is gone (nothing can cancel it then).

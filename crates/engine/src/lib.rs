@@ -12,8 +12,10 @@
 //!   the measured choice of session sharing is documented there. [`layout`]: slots × threads,
 //!   and the policy that fills the cores. `graph_cache` keeps ONNX Runtime's optimised graph of
 //!   the model in the assets folder, so that a session starts in well under a second.
-//! - [`audio`]: silence trimming and joining chunks; [`wav`]: the WAV format (encoding, the
-//!   completeness check); [`output`]: where files are written (atomically and durably).
+//! - [`audio`]: silence trimming and joining chunks; [`render`]: what the speech becomes on disk
+//!   (resampling, [`loudness`], padding, then [`encode`]: WAV, MP3, Opus, FLAC; [`wav`] also
+//!   checks an existing WAV is complete), tagged with its [`fingerprint`] that decides whether a
+//!   rerun regenerates it; [`output`]: where files are written (atomically and durably).
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
 //!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
@@ -40,14 +42,19 @@
 
 pub mod assets;
 pub mod audio;
+pub mod decode;
 mod duration_outputs;
+pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod fingerprint;
 mod graph_cache;
 pub mod inference;
 pub mod job;
 pub mod layout;
+pub mod loudness;
 pub mod output;
+pub mod render;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
@@ -62,11 +69,14 @@ mod test_support;
 
 pub use assets::{ASSETS_ENV, AssetPaths, ModelVariant, locate};
 pub use audio::SAMPLE_RATE;
+pub use encode::{AudioFormat, Encoding};
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
+pub use fingerprint::{Fingerprint, Freshness};
 pub use inference::SessionSharing;
 pub use job::Stage;
 pub use layout::{InferenceLayout, available_cores};
+pub use render::{DEFAULT_PAD_MS, OutputOptions, OutputSpec};
 pub use scheduler::{
     Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunCanceller, RunReport, TaskReport,
 };

@@ -8,6 +8,8 @@
 //! Nothing is opened before the write itself, so open files stay bounded by the tasks writing at
 //! that moment, whatever the concurrency.
 
+use crate::decode;
+use crate::encode::AudioFormat;
 use crate::error::TaskErrorKind;
 use crate::wav;
 use std::collections::BTreeSet;
@@ -27,16 +29,32 @@ pub(crate) enum ExistingOutput {
     Incomplete(String),
 }
 
-/// Checks the file at `path` with its format's own check (every output is a WAV today; another
-/// format gets its arm here).
-pub(crate) fn existing_output(path: &Path) -> ExistingOutput {
+/// Checks the file at `path` with its format's own check: a WAV's header against its length (a
+/// cheap check, as reruns over large courses make it for every file); a compressed file by
+/// decoding it, which finds a broken stream but, lacking a length in every format's header, not
+/// one cut at a frame boundary (outputs are written atomically, so only a copy can be cut short).
+pub(crate) fn existing_output(path: &Path, format: AudioFormat) -> ExistingOutput {
     match fs::metadata(path) {
         Err(_) => ExistingOutput::Absent,
         Ok(metadata) if metadata.is_dir() => ExistingOutput::Absent,
-        Ok(_) => match wav::check_complete(path) {
-            Ok(()) => ExistingOutput::Complete,
-            Err(reason) => ExistingOutput::Incomplete(reason),
-        },
+        Ok(_) => {
+            let checked = match format {
+                AudioFormat::Wav => wav::check_complete(path),
+                AudioFormat::Mp3 | AudioFormat::Opus | AudioFormat::Flac => {
+                    match decode::decode_file(path) {
+                        Ok(decoded) if decoded.samples.is_empty() => {
+                            Err(format!("a {format} file without audio"))
+                        }
+                        Ok(_) => Ok(()),
+                        Err(error) => Err(format!("not a complete {format} file ({error})")),
+                    }
+                }
+            };
+            match checked {
+                Ok(()) => ExistingOutput::Complete,
+                Err(reason) => ExistingOutput::Incomplete(reason),
+            }
+        }
     }
 }
 
@@ -172,6 +190,7 @@ fn temp_file_pid(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::{Encoding, encode};
 
     fn scratch_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -262,26 +281,42 @@ mod tests {
     fn existing_outputs_are_absent_complete_or_incomplete_with_the_reason() {
         let dir = scratch_dir("existing");
         fs::create_dir_all(&dir).unwrap();
+        let wav = AudioFormat::Wav;
         assert_eq!(
-            existing_output(&dir.join("none.wav")),
+            existing_output(&dir.join("none.wav"), wav),
             ExistingOutput::Absent
         );
+        let tone: Vec<f32> = (0..2400).map(|i| (i as f32 * 0.05).sin() * 0.25).collect();
+        let encoded = |format| {
+            let encoding = Encoding::new(format, None, 24_000).unwrap();
+            encode(&tone, &encoding, "").unwrap()
+        };
         let whole = dir.join("whole.wav");
-        write_atomically(&whole, &wav::encode(&[0.25; 2400]), || Ok(())).unwrap();
-        assert_eq!(existing_output(&whole), ExistingOutput::Complete);
+        write_atomically(&whole, &encoded(wav), || Ok(())).unwrap();
+        assert_eq!(existing_output(&whole, wav), ExistingOutput::Complete);
+        let whole_mp3 = dir.join("whole.mp3");
+        write_atomically(&whole_mp3, &encoded(AudioFormat::Mp3), || Ok(())).unwrap();
+        assert_eq!(
+            existing_output(&whole_mp3, AudioFormat::Mp3),
+            ExistingOutput::Complete
+        );
         let empty = dir.join("empty.wav");
         fs::write(&empty, b"").unwrap();
         let bytes = fs::read(&whole).unwrap();
         let header_only = dir.join("header-only.wav");
-        fs::write(&header_only, &bytes[..44]).unwrap();
+        let data_start = bytes.windows(4).position(|id| id == b"data").unwrap() + 8;
+        fs::write(&header_only, &bytes[..data_start]).unwrap();
         let cut = dir.join("cut.wav");
         fs::write(&cut, &bytes[..bytes.len() - 1]).unwrap();
-        for (path, reason) in [
-            (empty, "not a complete WAV"),
-            (header_only, "cut short"),
-            (cut, "cut short"),
+        let not_mp3 = dir.join("not.mp3");
+        fs::write(&not_mp3, b"plain text, not audio").unwrap();
+        for (path, format, reason) in [
+            (empty, wav, "not a complete WAV"),
+            (header_only, wav, "cut short"),
+            (cut, wav, "cut short"),
+            (not_mp3, AudioFormat::Mp3, "not a complete mp3"),
         ] {
-            let ExistingOutput::Incomplete(found) = existing_output(&path) else {
+            let ExistingOutput::Incomplete(found) = existing_output(&path, format) else {
                 panic!("{path:?} counts as complete")
             };
             assert!(found.contains(reason), "{path:?}: {found}");

@@ -20,6 +20,7 @@
 use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
 use crate::job::{self, JobContext, JobEnd, cancellation, join_error_kind};
+use crate::render::OutputOptions;
 use crate::task::{QueuedTask, Task, TaskOutcome, TaskQueue, TaskStatus};
 use ja_g2p::UserDictionary;
 use std::collections::HashMap;
@@ -41,8 +42,9 @@ pub struct PoolConfig {
     /// Longest a task may spend working, from leaving the queue to its file in place, waits for
     /// other tasks not counted (`job.rs`).
     pub timeout: Duration,
-    /// Report a task whose output file exists and is complete as skipped instead of
-    /// synthesising it again.
+    /// Report a task whose output file is complete and current (its fingerprint is what the task
+    /// would write now, or it has none: see [`crate::fingerprint`]) as skipped instead of
+    /// synthesising it again. `false`: regenerate every file.
     pub skip_existing: bool,
     /// Voice of the tasks that name none.
     pub default_voice: String,
@@ -50,6 +52,8 @@ pub struct PoolConfig {
     pub user_dictionary: Option<UserDictionary>,
     /// Return each task's timings and write them beside its file, unless the task says otherwise.
     pub timings: bool,
+    /// Format, loudness and padding of the files written.
+    pub output: OutputOptions,
 }
 
 impl Default for PoolConfig {
@@ -61,6 +65,7 @@ impl Default for PoolConfig {
             default_voice: "jf_alpha".to_string(),
             user_dictionary: None,
             timings: false,
+            output: OutputOptions::default(),
         }
     }
 }
@@ -173,6 +178,7 @@ impl Pool {
                 "timeout is 0; use a positive number of milliseconds".into(),
             ));
         }
+        config.output.check().map_err(PoolError::InvalidConfig)?;
         if !engine.voices.contains(&config.default_voice) {
             return Err(PoolError::InvalidConfig(format!(
                 "default voice: {}",

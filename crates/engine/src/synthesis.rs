@@ -4,7 +4,7 @@
 #[cfg(test)]
 use crate::audio::trim_silence;
 use crate::audio::{join_chunks, kept_range};
-use crate::duration_outputs::SAMPLES_PER_FRAME;
+use crate::duration_outputs::{AUDIO_LEAD_SAMPLES, SAMPLES_PER_FRAME};
 use crate::engine::Engine;
 use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
@@ -36,7 +36,7 @@ pub(crate) struct SpeechRequest<'a> {
 pub(crate) struct PreparedSpeech {
     pub(crate) phonemes: String,
     /// Where the phonemes came from in the text, when asked for and the text was read.
-    pub(crate) alignment: Option<ja_g2p::Alignment>,
+    pub(crate) alignment: Option<Box<ja_g2p::Alignment>>,
     chunks: Vec<Chunk>,
     voice: Arc<Voice>,
     speed: f32,
@@ -57,6 +57,18 @@ struct Chunk {
     phoneme_indices: Vec<usize>,
 }
 
+/// The phonemes a task speaks: those given, else `phonemize` of its text. Blocking.
+pub(crate) fn phonemes_to_speak(
+    text: &str,
+    given: Option<&str>,
+    phonemize: impl FnOnce(&str) -> Result<String, TaskErrorKind>,
+) -> Result<String, TaskErrorKind> {
+    match given.map(str::trim).filter(|given| !given.is_empty()) {
+        Some(given) => Ok(given.to_string()),
+        None => phonemize(text),
+    }
+}
+
 /// Text to phonemes (ja-g2p, unless phonemes are given) to token chunks of at most 510 tokens,
 /// cut at sentence, then clause, then word boundaries. Blocking: runs the G2P.
 pub(crate) fn prepare(
@@ -65,21 +77,16 @@ pub(crate) fn prepare(
 ) -> Result<PreparedSpeech, TaskErrorKind> {
     check_speed(request.speed)?;
     let voice = engine.voices.get(request.voice)?;
-    let (phonemes, alignment) = match request
-        .phonemes
-        .map(str::trim)
-        .filter(|given| !given.is_empty())
-    {
-        Some(given) => (given.to_string(), None),
-        None if request.align => {
-            let alignment = engine.align(request.text, request.user_dictionary)?;
-            (alignment.phonemes.clone(), Some(alignment))
+    let mut alignment = None;
+    let phonemes = phonemes_to_speak(request.text, request.phonemes, |text| {
+        if !request.align {
+            return engine.phonemize(text, request.user_dictionary);
         }
-        None => (
-            engine.phonemize(request.text, request.user_dictionary)?,
-            None,
-        ),
-    };
+        let aligned = engine.align(text, request.user_dictionary)?;
+        let phonemes = aligned.phonemes.clone();
+        alignment = Some(Box::new(aligned));
+        Ok(phonemes)
+    })?;
     // Pieces are the phonemes' own characters in order, only whitespace dropped between them.
     let mut next_char = 0;
     let mut chunks = Vec::new();
@@ -165,15 +172,23 @@ pub(crate) fn synthesize(
         };
         let kept_len = kept.len() as i64;
         let to_file = |frame: i64| {
-            let sample =
-                (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64 - kept.start as i64;
+            let sample = (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64
+                - AUDIO_LEAD_SAMPLES as i64
+                - kept.start as i64;
             chunk_start + sample.clamp(0, kept_len) as usize
         };
+        let last = decoded.frames_per_token.len().saturating_sub(1);
         let mut frame = 0i64;
         for (token, &frames) in decoded.frames_per_token.iter().enumerate() {
+            // The closing pad holds whatever the lead leaves after it.
+            let end = if token == last {
+                chunk_start + kept.len()
+            } else {
+                to_file(frame + frames)
+            };
             tokens.push(TimedToken {
                 phoneme: phoneme_of(token),
-                samples: to_file(frame)..to_file(frame + frames),
+                samples: to_file(frame)..end,
             });
             frame += frames;
         }

@@ -41,8 +41,11 @@ pub enum TaskOutcome {
         replaced_invalid_output: Option<String>,
         /// When each word and mora is spoken, when asked for (also in the sidecar file).
         timings: Option<Box<Timings>>,
+        /// What changed since the complete output that was there before was made (`text
+        /// changed`, `voice changed`, …: [`crate::Fingerprint::changes`]); empty if none was.
+        changes: Vec<String>,
     },
-    /// A complete output was there already and the pool skips existing outputs.
+    /// A complete, current output was there already and the pool skips existing outputs.
     Skipped,
     /// Nothing was written: the task failed, was cancelled or timed out, as its error's kind says
     /// ([`TaskOutcome::status`]).

@@ -66,6 +66,7 @@ pub(crate) const SHORT_PHONEMES: &str = "tabeɾɯ";
 /// A 377-phoneme story sentence: about 25 s of audio, many seconds of inference.
 pub(crate) const LONG_PHONEMES: &str = "mɯkaɕimɯkaɕi, aɾɯ jama no okɯ ɲi ʨiːsana mɯɾa ɡa aɾʲimaɕita. sono mɯɾa ɲi βa, maiasa hajakɯ okʲite hatake o taɡajaɕi, jɯːɡata ɲi naɾɯto kodomo taʨi ɲi mɯkaɕibanaɕi o kʲika sete kɯɾeɾɯ, jasaɕii oʥiːsaɴ ɡa sɨnde i maɕita. aɾɯçi, oʥiːsaɴ βa moɾʲi no naka de ɸɯɕiɡʲi na çikaɾʲi o mʲiʦɨke, sono çikaɾʲi ɲi mʲiʨibʲikaɾeɾɯ joː ɲi, daɾe mo ɕiɾanai ɸɯɾɯi ʥiɲʥa e to tadoɾʲiʦɨkʲi maɕita.";
 
+/// Root mean square of `audio`.
 pub(crate) fn rms(audio: &[f32]) -> f64 {
     (audio.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / audio.len().max(1) as f64).sqrt()
 }
@@ -94,4 +95,24 @@ pub(crate) fn band_levels_db(audio: &[f32]) -> Vec<f64> {
         .iter()
         .map(|&p| 10.0 * (p / frames.len().max(1) as f64 + 1e-12).log10())
         .collect()
+}
+
+/// The file at `path`, decoded (`decode.rs`).
+pub(crate) fn decode_file(path: &Path) -> crate::decode::Decoded {
+    crate::decode::decode_file(path).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Magnitude of the `frequency` Hz component of `samples` (Goertzel), per sample.
+pub(crate) fn tone_level(samples: &[f32], sample_rate: u32, frequency: f64) -> f64 {
+    let omega = 2.0 * std::f64::consts::PI * frequency / f64::from(sample_rate);
+    let coefficient = 2.0 * omega.cos();
+    let (mut previous, mut before_previous) = (0.0f64, 0.0f64);
+    for &sample in samples {
+        let current = f64::from(sample) + coefficient * previous - before_previous;
+        before_previous = previous;
+        previous = current;
+    }
+    let power = previous * previous + before_previous * before_previous
+        - coefficient * previous * before_previous;
+    power.sqrt() / samples.len().max(1) as f64
 }

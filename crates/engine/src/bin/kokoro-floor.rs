@@ -205,8 +205,7 @@ fn run() -> Result<(), String> {
         timeout: Duration::from_secs(600),
         skip_existing: false,
         default_voice: arguments.voice.clone(),
-        user_dictionary: None,
-        timings: false,
+        ..PoolConfig::default()
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
     let output_dir = arguments.output_dir.clone().unwrap_or_else(|| {

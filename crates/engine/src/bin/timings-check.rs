@@ -1,7 +1,7 @@
 //! timings-check <folder>: checks every `<file>.wav.timings.json` under the folder against its
 //! WAV (`kokoro_engine::timings::check_against_audio`: times in order and inside the file, one
-//! entry per mora, a pause in the audio's energy at each 、/。 between words) and prints the
-//! levels measured at the pauses. Exit 1 when a file fails, 2 on bad usage.
+//! entry per mora) and measures the audio at each 、/。 between words: whether it pauses where the
+//! timings put the mark. Exit 1 when a file fails the check, 2 on bad usage.
 
 use kokoro_engine::timings::{Timings, check_against_audio};
 use std::path::{Path, PathBuf};
@@ -45,23 +45,29 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     found.sort();
-    let (mut failed, mut pauses, mut ratios) = (0, 0, Vec::new());
+    let (mut failed, mut pauses, mut quiet, mut ratios) = (0, 0, 0, Vec::new());
     for sidecar in &found {
         match check(sidecar) {
             Ok(levels) => {
                 for level in levels {
                     let ratio = level.rms / level.before_rms.min(level.after_rms);
                     println!(
-                        "{}\t{}\t{:.3}-{:.3} s\tRMS {:.4} (mora before {:.4}, after {:.4}; ratio {ratio:.3})",
+                        "{}\t{}\t{:.3}-{:.3} s\tRMS {:.4} (mora before {:.4}, after {:.4}; ratio {ratio:.3}){}",
                         sidecar.display(),
                         level.pause,
                         level.start,
                         level.end,
                         level.rms,
                         level.before_rms,
-                        level.after_rms
+                        level.after_rms,
+                        if level.is_quiet() {
+                            ""
+                        } else {
+                            "\tno pause in the audio"
+                        }
                     );
                     pauses += 1;
+                    quiet += usize::from(level.is_quiet());
                     ratios.push(ratio);
                 }
             }
@@ -75,7 +81,7 @@ fn main() -> ExitCode {
     let median = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
     let worst = ratios.last().copied().unwrap_or(f64::NAN);
     println!(
-        "{} files, {failed} failed; {pauses} pauses between words: pause RMS / quieter neighbouring mora median {median:.3}, worst {worst:.3}",
+        "{} files, {failed} failed; {pauses} marks between words, {quiet} with a pause in the audio; RMS there / the quieter neighbouring mora's: median {median:.3}, highest {worst:.3}",
         found.len()
     );
     if failed > 0 {
