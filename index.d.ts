@@ -78,6 +78,11 @@ export interface AudioTask {
   speed?: number
   /** Kokoro phonemes to speak instead of the text (bypasses the Japanese G2P). */
   phonemes?: string
+  /**
+   * Return this task's timings and write `<outputPath>.timings.json` (default: the pool's
+   * `timings`). A task given `phonemes` gets its duration only.
+   */
+  timings?: boolean
 }
 
 /**
@@ -182,6 +187,11 @@ export interface PoolOptions {
   loudness?: number
   /** Silence before and after the speech in ms (default 50). */
   padMs?: number
+  /**
+   * Return every task's timings (when each word and mora is spoken) in its result and write
+   * them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
+   */
+  timings?: boolean
 }
 
 export interface ProcessResult {
@@ -257,6 +267,10 @@ export interface TaskResult {
    * it was replaced.
    */
   replacedInvalidOutput?: string
+  /** Generated with `timings`: when each word and mora is spoken (also in `timingsPath`). */
+  timings?: TaskTimings
+  /** Generated with `timings`: the sidecar file, `<outputPath>.timings.json`. */
+  timingsPath?: string
   /**
    * Set when a complete file was at `outputPath` but made from something else: what changed
    * (`phonemes changed`, `voice changed`, `format changed`, …).
@@ -267,4 +281,41 @@ export interface TaskResult {
    * and the cause, with a stable `code`.
    */
   error?: Error & TaskFailure
+}
+
+/**
+ * When each word and pause of a task's text is spoken, in seconds from the start of its file
+ * (the schema of `<outputPath>.timings.json`, docs/timings.md).
+ */
+export interface TaskTimings {
+  /** Schema version (1). */
+  version: number
+  /** The task's text; `charStart`/`charEnd` count its code points (`Array.from(text)`). */
+  text: string
+  /** The file's length in seconds. */
+  duration: number
+  segments: Array<TimingSegment>
+}
+
+export interface TimingMora {
+  kana: string
+  /** The Kokoro phonemes spoken for it. */
+  phonemes: string
+  start: number
+  end: number
+}
+
+export interface TimingSegment {
+  /** `word`, or `pause` for a punctuation mark the model pauses at (、。？！). */
+  kind: 'word' | 'pause'
+  /** `Array.from(text).slice(charStart, charEnd).join('')`. */
+  text: string
+  charStart: number
+  charEnd: number
+  /** The reading in katakana (a pause: the mark). */
+  kana: string
+  start: number
+  end: number
+  /** One per mora of `kana`. */
+  morae: Array<TimingMora>
 }

@@ -96,10 +96,15 @@ function modelSuffix(model?: Model): string {
   return model ? `-${model}` : ''
 }
 
-export function poolContender(builds: Builds, concurrency: number, model?: Model): Contender {
+/** `timings`: the pool also returns every task's timings and writes `<file>.timings.json` (docs/timings.md). */
+export function poolContender(
+  builds: Builds,
+  concurrency: number,
+  { model, timings = false }: { model?: Model; timings?: boolean } = {},
+): Contender {
   return {
-    key: `pool-c${concurrency}${modelSuffix(model)}`,
-    label: `kokoro-pool, concurrency ${concurrency}${model ? `, ${model} model` : ''}`,
+    key: `pool-c${concurrency}${modelSuffix(model)}${timings ? '-timings' : ''}`,
+    label: `kokoro-pool, concurrency ${concurrency}${model ? `, ${model} model` : ''}${timings ? ', timings on' : ''}`,
     family: 'kokoro',
     floorKey: `floor${modelSuffix(model)}`,
     invocation: (files) => ({
@@ -112,6 +117,7 @@ export function poolContender(builds: Builds, concurrency: number, model?: Model
         files.outDir,
         files.report,
         ...(model ? [model] : []),
+        ...(timings ? ['timings'] : []),
       ],
       env: process.env,
     }),

@@ -468,6 +468,7 @@ async function main(): Promise<void> {
 
   const defaultContenders: Contender[] = [
     ...POOL_CONCURRENCIES.map((concurrency) => poolContender(builds, concurrency)),
+    poolContender(builds, 4, { timings: true }),
     floorContender(builds, layout),
     oldDesignContender(),
     pythonContender(0),
@@ -476,7 +477,7 @@ async function main(): Promise<void> {
   // The other models run only when named: the pool at the default concurrency and its floor.
   const everyContender = [
     ...defaultContenders,
-    ...MODELS.flatMap((model) => [poolContender(builds, OLD_DESIGN_CONCURRENCY, model), floorContender(builds, layout, model)]),
+    ...MODELS.flatMap((model) => [poolContender(builds, OLD_DESIGN_CONCURRENCY, { model }), floorContender(builds, layout, model)]),
   ]
   const contenders = options.contenders
     ? options.contenders.map((key) => {

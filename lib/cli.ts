@@ -6,6 +6,7 @@ import path from 'node:path'
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 
+import { CAPTION_FORMATS, type CaptionFormat } from './captions'
 import { CourseDataError, displayPath } from './course'
 import { COURSE_TYPES, type CourseType } from './course-types'
 import { finalPass } from './final-pass'
@@ -52,6 +53,7 @@ interface ParsedOptions {
   generate: boolean
   dictionary?: string
   trustAnalyser: boolean
+  captions?: CaptionFormat
   format: AudioFormat
   bitrate?: number
   sampleRate: string
@@ -127,6 +129,15 @@ export function buildProgram(): Command {
     )
     .option('--dry-run', 'list every file that would be generated, with its text and phonemes; write nothing', false)
     .option('--update-json', "write each generated file's URL into its item's audio field in the JSON file", false)
+    .addOption(
+      new Option(
+        '--captions <format>',
+        'also write when each word is spoken, beside each file: json (<file>.timings.json) or vtt (<file without extension>.vtt, WebVTT); ' +
+          'with --update-json its URL goes into the captions field beside audio (docs/timings.md)',
+      )
+        .choices(CAPTION_FORMATS)
+        .argParser(oneOf('caption format', CAPTION_FORMATS)),
+    )
     .option('--voice <name>', 'voice (a file name in <assets>/voices without .bin)', 'jf_alpha')
     .addOption(new Option('--speed <x>', 'speaking speed, 0.5 to 2.0').argParser(parseSpeed).default(1))
     .addOption(
@@ -233,6 +244,7 @@ export async function main(
     model: parsed.model,
     limit: parsed.limit,
     updateJson: parsed.updateJson,
+    captions: parsed.captions,
     readingNotes: [],
     output: {
       format: parsed.format,

@@ -1,6 +1,7 @@
 // `tts-generate --no-generate` (with --update-json: the pass after a sharded run): writes the URL of every file
 // present into the course JSON, once, and reports the missing files of each shard. Nothing is synthesised.
 
+import type { CaptionFormat } from './captions'
 import { displayPath } from './course'
 import { EXIT_CODES, type CliStreams, type PreparedType } from './generate'
 import { isInShard, readShardSummaries, shardName, shardSummaryDir, type Shard, type ShardSummary } from './shard'
@@ -60,16 +61,16 @@ function reportShards(all: SpeechJob[], missing: SpeechJob[], outDir: string, io
 /** Returns 0 when every file of the run is there, 1 when some are missing (the URLs of the others are written). */
 export function finalPass(
   prepared: PreparedType[],
-  options: { outDir: string; updateJson: boolean },
+  options: { outDir: string; updateJson: boolean; captions?: CaptionFormat },
   io: CliStreams,
 ): number {
   const all: SpeechJob[] = []
   const missing: SpeechJob[] = []
   for (const { course, jobs } of prepared) {
-    const { pending, existing } = splitExisting(jobs)
+    const { pending, existing } = splitExisting(jobs, options.captions)
     let line = `${course.type}: ${existing.length} of ${plural(jobs.length, 'file')} present`
     if (options.updateJson) {
-      line += `; ${plural(writeJobUrls(course.file, existing), 'audio URL')} written to ${displayPath(course.file)}`
+      line += `; ${plural(writeJobUrls(course.file, existing, options.captions), 'audio URL')} written to ${displayPath(course.file)}`
     }
     io.stdout.write(`${line}\n`)
     all.push(...jobs)

@@ -1,7 +1,8 @@
 // The tts-generate run: load the course, then either list it (dry run) or generate it type by type with one pool.
 
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 
+import { captionLocation, writeWebVtt, type CaptionFormat } from './captions'
 import { loadCourse, displayPath, type LoadedCourse } from './course'
 import type { CourseType } from './course-types'
 import { findOrphans, planJobs, pruneOrphans, type JobPlan, type OutputSettings } from './outputs'
@@ -27,6 +28,8 @@ export interface GenerateOptions {
   /** Where the course's readings and the analyser's disagree (lib/readings.ts), listed in the dry run and summary. */
   readingNotes: string[]
   output: OutputSettings
+  /** Write each file's captions beside it (`--captions`): the pool's timings JSON, or WebVTT. */
+  captions?: CaptionFormat
   /** Regenerate every file, current or not. */
   force: boolean
   /** Remove orphans: audio files in the type folders that no item produces. */
@@ -61,7 +64,13 @@ export function prepareCourse(
 }
 
 function poolSettings(options: GenerateOptions): PoolSettings {
-  return { concurrency: options.concurrency, defaultVoice: options.voice, model: options.model, output: options.output }
+  return {
+    concurrency: options.concurrency,
+    defaultVoice: options.voice,
+    model: options.model,
+    output: options.output,
+    timings: options.captions !== undefined,
+  }
 }
 
 /** Checks each job's file against what it would be now (fingerprints; no model loaded). */
@@ -73,7 +82,18 @@ function planType(jobs: SpeechJob[], provider: SpeechProvider, options: Generate
     voice: options.voice,
     speed: options.speed,
   }))
-  return planJobs(jobs, provider.checkOutputs(tasks, poolSettings(options)), options.force)
+  const plan = planJobs(jobs, provider.checkOutputs(tasks, poolSettings(options)), options.force)
+  const captions = options.captions
+  if (captions === undefined) return plan
+  // A current file without its captions is made again, with them.
+  const uncaptioned = plan.current.filter((job) => !existsSync(captionLocation(job.outputPath, captions)))
+  for (const job of uncaptioned) plan.why.set(job.taskId, 'captions missing')
+  return {
+    ...plan,
+    pending: [...plan.pending, ...uncaptioned],
+    current: plan.current.filter((job) => !uncaptioned.includes(job)),
+    regenerated: plan.regenerated + uncaptioned.length,
+  }
 }
 
 /** "vocabulary: 3 to generate (1 changed), 4 already there" */
@@ -208,6 +228,7 @@ async function generateType(
         totals.generated += 1
         totals.audioSeconds += outcome.durationSeconds ?? 0
         totals.bytesWritten += statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0
+        if (options.captions === 'vtt' && outcome.timings) writeWebVtt(job.outputPath, outcome.timings)
       } else {
         // A provider that skips existing files itself found this one: it is there, so it is done.
         totals.skipped += 1
@@ -252,7 +273,11 @@ export async function generate(
         for (const id of await generateType(pool, course.type, pending, options, io, totals)) done.add(id)
       }
       if (options.updateJson) {
-        const changed = writeJobUrls(course.file, jobs.filter((job) => done.has(job.taskId)))
+        const changed = writeJobUrls(
+          course.file,
+          jobs.filter((job) => done.has(job.taskId)),
+          options.captions,
+        )
         print(io.stdout, `${course.type}: ${plural(changed, 'audio URL')} written to ${displayPath(course.file)}`)
       }
     }

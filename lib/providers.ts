@@ -30,6 +30,8 @@ export interface PoolSettings {
   /** Kokoro model variant (docs/silence.md); the pool's default when absent. */
   model?: ModelName
   output: OutputSettings
+  /** Return each task's timings and write `<file>.timings.json` beside it (docs/timings.md). */
+  timings?: boolean
 }
 
 export interface SpeechProvider {
@@ -83,8 +85,15 @@ export function loadProvider(name: ProviderName, userDictionary?: string): Speec
       return {
         voiceProblem: kokoroVoiceProblem,
         // The CLI decides what is current (checkOutputs), so the pool generates every task it is given.
-        createPool: ({ concurrency, defaultVoice, model, output }) =>
-          new addon.AudioWorkerPool(concurrency, { defaultVoice, model, ...output, skipExisting: false, userDictionary }),
+        createPool: ({ concurrency, defaultVoice, model, output, timings }) =>
+          new addon.AudioWorkerPool(concurrency, {
+            defaultVoice,
+            model,
+            ...output,
+            skipExisting: false,
+            userDictionary,
+            timings,
+          }),
         checkOutputs: (tasks, { defaultVoice, model, output }) =>
           addon.checkOutputs(tasks, { defaultVoice, model, ...output, userDictionary }),
         phonemize: (text) => addon.phonemize(text, options),

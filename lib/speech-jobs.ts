@@ -1,8 +1,9 @@
 // What each course item speaks, and where each audio file goes (docs/course-data.md, "What gets spoken").
 
-import { statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 
+import { captionLocation, type CaptionFormat } from './captions'
 import { CourseDataError, displayPath, isSafeId, type LoadedCourse } from './course'
 import type { CourseItemByType, CourseType, KanjiItem } from './course-types'
 
@@ -108,10 +109,21 @@ export function buildSpeechJobs<T extends CourseType>(course: LoadedCourse<T>, l
   })
 }
 
-/** Files that are there count as made: the pool writes atomically, so a file at its path is whole. */
-export function splitExisting(jobs: SpeechJob[]): { pending: SpeechJob[]; existing: SpeechJob[] } {
+/**
+ * Files that are there count as made: the pool writes atomically, so a file at its path is whole. With
+ * `captions`, only with their caption file.
+ */
+export function splitExisting(
+  jobs: SpeechJob[],
+  captions?: CaptionFormat,
+): { pending: SpeechJob[]; existing: SpeechJob[] } {
   const pending: SpeechJob[] = []
   const existing: SpeechJob[] = []
-  for (const job of jobs) ((statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0) > 0 ? existing : pending).push(job)
+  for (const job of jobs) {
+    const made =
+      (statSync(job.outputPath, { throwIfNoEntry: false })?.size ?? 0) > 0 &&
+      (captions === undefined || existsSync(captionLocation(job.outputPath, captions)))
+    ;(made ? existing : pending).push(job)
+  }
   return { pending, existing }
 }

@@ -5,6 +5,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
+import { captionLocation, type CaptionFormat } from './captions'
 import { CourseDataError, displayPath } from './course'
 import type { AudioFieldPath, SpeechJob } from './speech-jobs'
 
@@ -107,10 +108,24 @@ export function writeAudioUrls(file: string, updates: AudioUrlUpdate[]): number 
   return changed
 }
 
-/** Writes the URLs of `jobs` (files that are there) into `file`; returns how many fields changed. */
-export function writeJobUrls(file: string, jobs: SpeechJob[]): number {
+/**
+ * Writes the URLs of `jobs` (files that are there) into `file`, and with `captions` each caption file's URL into
+ * the `captions` field beside the `audio` one; returns how many fields changed.
+ */
+export function writeJobUrls(file: string, jobs: SpeechJob[], captions?: CaptionFormat): number {
   return writeAudioUrls(
     file,
-    jobs.map((job) => ({ itemId: job.itemId, audioField: job.audioField, url: job.url })),
+    jobs.flatMap((job) => [
+      { itemId: job.itemId, audioField: job.audioField, url: job.url },
+      ...(captions === undefined
+        ? []
+        : [
+            {
+              itemId: job.itemId,
+              audioField: [...job.audioField.slice(0, -1), 'captions'],
+              url: captionLocation(job.url, captions),
+            },
+          ]),
+    ]),
   )
 }

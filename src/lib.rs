@@ -15,8 +15,8 @@ use ja_g2p::UserDictionary;
 use kokoro_engine::fingerprint::task_freshness;
 use kokoro_engine::{
     AssetPaths, AudioFormat, EngineError, EngineOptions, Freshness, InferenceLayout, ModelVariant,
-    OutputOptions, PoolConfig, PoolError, ProgressEvent, RunReport, SessionSharing, Task,
-    TaskOutcome, TaskStatus, available_cores,
+    OutputOptions, PoolConfig, PoolError, ProgressEvent, RunReport, SegmentKind, SessionSharing,
+    Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
@@ -42,6 +42,9 @@ pub struct AudioTask {
     pub speed: Option<f64>,
     /// Kokoro phonemes to speak instead of the text (bypasses the Japanese G2P).
     pub phonemes: Option<String>,
+    /// Return this task's timings and write `<outputPath>.timings.json` (default: the pool's
+    /// `timings`). A task given `phonemes` gets its duration only.
+    pub timings: Option<bool>,
 }
 
 #[napi(object)]
@@ -90,6 +93,48 @@ pub struct PoolOptions {
     pub loudness: Option<f64>,
     /// Silence before and after the speech in ms (default 50).
     pub pad_ms: Option<u32>,
+    /// Return every task's timings (when each word and mora is spoken) in its result and write
+    /// them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
+    pub timings: Option<bool>,
+}
+
+/// When each word and pause of a task's text is spoken, in seconds from the start of its file
+/// (the schema of `<outputPath>.timings.json`, docs/timings.md).
+#[napi(object, object_from_js = false)]
+pub struct TaskTimings {
+    /// Schema version (1).
+    pub version: u32,
+    /// The task's text; `charStart`/`charEnd` count its code points (`Array.from(text)`).
+    pub text: String,
+    /// The file's length in seconds.
+    pub duration: f64,
+    pub segments: Vec<TimingSegment>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct TimingSegment {
+    /// `word`, or `pause` for a punctuation mark the model pauses at (、。？！).
+    #[napi(ts_type = "'word' | 'pause'")]
+    pub kind: String,
+    /// `Array.from(text).slice(charStart, charEnd).join('')`.
+    pub text: String,
+    pub char_start: u32,
+    pub char_end: u32,
+    /// The reading in katakana (a pause: the mark).
+    pub kana: String,
+    pub start: f64,
+    pub end: f64,
+    /// One per mora of `kana`.
+    pub morae: Vec<TimingMora>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct TimingMora {
+    pub kana: String,
+    /// The Kokoro phonemes spoken for it.
+    pub phonemes: String,
+    pub start: f64,
+    pub end: f64,
 }
 
 /// Whether a task's output file is what the task would write now.
@@ -170,6 +215,10 @@ pub struct TaskResult {
     /// Set when a file was at `outputPath` but was not complete (cut short by a crash, say): why
     /// it was replaced.
     pub replaced_invalid_output: Option<String>,
+    /// Generated with `timings`: when each word and mora is spoken (also in `timingsPath`).
+    pub timings: Option<TaskTimings>,
+    /// Generated with `timings`: the sidecar file, `<outputPath>.timings.json`.
+    pub timings_path: Option<String>,
     /// Set when a complete file was at `outputPath` but made from something else: what changed
     /// (`phonemes changed`, `voice changed`, `format changed`, …).
     pub changes: Option<Vec<String>>,
@@ -272,6 +321,7 @@ impl AudioWorkerPool {
             threads_per_slot: None,
             model: None,
             user_dictionary: None,
+            timings: None,
             format: None,
             bitrate: None,
             sample_rate: None,
@@ -313,6 +363,7 @@ impl AudioWorkerPool {
                 .default_voice
                 .unwrap_or_else(|| PoolConfig::default().default_voice),
             user_dictionary: user_dictionary(options.user_dictionary.as_deref())?,
+            timings: options.timings.unwrap_or(false),
             output,
             // A diagnosis for the benchmark (docs/benchmark.md, "Where the time goes").
             trace_file: kokoro_engine::trace_file_from_env(),
@@ -557,6 +608,7 @@ fn engine_task(task: AudioTask) -> Task {
         voice: task.voice,
         speed: task.speed.map(|speed| speed as f32),
         phonemes: task.phonemes,
+        timings: task.timings,
     }
 }
 
@@ -718,6 +770,8 @@ fn process_result(report: RunReport) -> ProcessResult {
                 duration_seconds: None,
                 phonemes: None,
                 replaced_invalid_output: None,
+                timings: None,
+                timings_path: None,
                 changes: None,
                 error: None,
             };
@@ -726,12 +780,21 @@ fn process_result(report: RunReport) -> ProcessResult {
                     duration_seconds,
                     phonemes,
                     replaced_invalid_output,
+                    timings,
                     changes,
                 } => {
                     audio_seconds += duration_seconds;
                     result.duration_seconds = Some(duration_seconds);
                     result.phonemes = Some(phonemes);
                     result.replaced_invalid_output = replaced_invalid_output;
+                    if let Some(timings) = timings {
+                        result.timings_path = Some(
+                            sidecar_path(&task.output_path)
+                                .to_string_lossy()
+                                .into_owned(),
+                        );
+                        result.timings = Some(task_timings(*timings));
+                    }
                     result.changes = Some(changes).filter(|changes| !changes.is_empty());
                 }
                 TaskOutcome::Skipped => {}
@@ -754,6 +817,41 @@ fn process_result(report: RunReport) -> ProcessResult {
         elapsed_ms: report.elapsed.as_secs_f64() * 1000.0,
         audio_seconds,
         results: ResultMap(results),
+    }
+}
+
+fn task_timings(timings: Timings) -> TaskTimings {
+    TaskTimings {
+        version: timings.version,
+        text: timings.text,
+        duration: timings.duration,
+        segments: timings
+            .segments
+            .into_iter()
+            .map(|segment| TimingSegment {
+                kind: match segment.kind {
+                    SegmentKind::Word => "word",
+                    SegmentKind::Pause => "pause",
+                }
+                .to_string(),
+                text: segment.text,
+                char_start: segment.char_start as u32,
+                char_end: segment.char_end as u32,
+                kana: segment.kana,
+                start: segment.start,
+                end: segment.end,
+                morae: segment
+                    .morae
+                    .into_iter()
+                    .map(|mora| TimingMora {
+                        kana: mora.kana,
+                        phonemes: mora.phonemes,
+                        start: mora.start,
+                        end: mora.end,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Audio between the model and the file: silence trimming and joining chunks.
 
+use std::ops::Range;
+
 /// Sample rate of the model's output and of every WAV written.
 pub const SAMPLE_RATE: u32 = 24_000;
 
@@ -11,32 +13,40 @@ const TRIM_PAD_SAMPLES: usize = SAMPLE_RATE as usize * 30 / 1000;
 const CHUNK_PAUSE_SAMPLES: usize = SAMPLE_RATE as usize * 150 / 1000;
 
 /// Cuts leading and trailing silence, keeping 30 ms around the sound. All-quiet audio is kept whole.
+#[cfg(test)]
 pub(crate) fn trim_silence(audio: &[f32]) -> &[f32] {
+    &audio[kept_range(audio)]
+}
+
+/// The samples [`trim_silence`] keeps: from 30 ms before the first sound to 30 ms after the last.
+pub(crate) fn kept_range(audio: &[f32]) -> Range<usize> {
     let is_sound = |sample: &f32| sample.abs() > SILENCE_THRESHOLD;
     match (
         audio.iter().position(is_sound),
         audio.iter().rposition(is_sound),
     ) {
         (Some(first), Some(last)) => {
-            &audio[first.saturating_sub(TRIM_PAD_SAMPLES)
-                ..(last + 1 + TRIM_PAD_SAMPLES).min(audio.len())]
+            first.saturating_sub(TRIM_PAD_SAMPLES)..(last + 1 + TRIM_PAD_SAMPLES).min(audio.len())
         }
-        _ => audio,
+        _ => 0..audio.len(),
     }
 }
 
-/// Joins the trimmed chunks of one text with a short pause between them.
-pub(crate) fn join_chunks(chunks: &[Vec<f32>]) -> Vec<f32> {
-    let total = chunks.iter().map(Vec::len).sum::<usize>()
+/// Joins the trimmed chunks of one text with a short pause between them; returns the audio and
+/// the sample each chunk starts at.
+pub(crate) fn join_chunks(chunks: &[&[f32]]) -> (Vec<f32>, Vec<usize>) {
+    let total = chunks.iter().map(|chunk| chunk.len()).sum::<usize>()
         + CHUNK_PAUSE_SAMPLES * chunks.len().saturating_sub(1);
     let mut joined = Vec::with_capacity(total);
+    let mut starts = Vec::with_capacity(chunks.len());
     for (index, chunk) in chunks.iter().enumerate() {
         if index > 0 {
             joined.resize(joined.len() + CHUNK_PAUSE_SAMPLES, 0.0);
         }
+        starts.push(joined.len());
         joined.extend_from_slice(chunk);
     }
-    joined
+    (joined, starts)
 }
 
 #[cfg(test)]
@@ -66,12 +76,16 @@ mod tests {
 
     #[test]
     fn join_puts_one_pause_between_chunks() {
-        let joined = join_chunks(&[vec![1.0; 100], vec![2.0; 50], vec![3.0; 10]]);
+        let (joined, starts) = join_chunks(&[&[1.0; 100], &[2.0; 50], &[3.0; 10]]);
         assert_eq!(joined.len(), 160 + 2 * CHUNK_PAUSE_SAMPLES);
+        assert_eq!(
+            starts,
+            [0, 100 + CHUNK_PAUSE_SAMPLES, 150 + 2 * CHUNK_PAUSE_SAMPLES]
+        );
         assert_eq!(joined[99], 1.0);
         assert_eq!(joined[100], 0.0);
         assert_eq!(joined[100 + CHUNK_PAUSE_SAMPLES], 2.0);
-        assert_eq!(join_chunks(&[vec![1.0; 7]]), vec![1.0; 7]);
-        assert!(join_chunks(&[]).is_empty());
+        assert_eq!(join_chunks(&[&[1.0; 7]]), (vec![1.0; 7], vec![0]));
+        assert!(join_chunks(&[]).0.is_empty());
     }
 }

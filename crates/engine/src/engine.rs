@@ -167,13 +167,23 @@ impl Engine {
 
     /// Japanese text to Kokoro phonemes with this engine's analyser and the author's `user`
     /// dictionary (loaded on first use; a failed load is tried again on the next call). The one
-    /// place where the engine calls the G2P.
+    /// place where the engine calls the G2P (with [`Engine::align`]).
     pub fn phonemize(
         &self,
         text: &str,
         user: Option<&UserDictionary>,
     ) -> Result<String, TaskErrorKind> {
         self.analyser(user)?.phonemize(text).map_err(g2p_error)
+    }
+
+    /// As [`Engine::phonemize`], with which characters of `text` became which words, morae and
+    /// phonemes (what timings need).
+    pub fn align(
+        &self,
+        text: &str,
+        user: Option<&UserDictionary>,
+    ) -> Result<ja_g2p::Alignment, TaskErrorKind> {
+        self.analyser(user)?.align(text).map_err(g2p_error)
     }
 
     fn analyser(&self, user: Option<&UserDictionary>) -> Result<Arc<JaG2p>, TaskErrorKind> {

@@ -11,6 +11,7 @@
 //! Runtime refuses, is built again.
 
 use crate::assets::{AssetPaths, ModelVariant, sha256_hex};
+use crate::duration_outputs;
 use crate::error::EngineError;
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
@@ -20,8 +21,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What a cache file is keyed by, digested into its name.
-fn cache_key(model_sha256: &str) -> String {
+/// What a cache file is keyed by, digested into its name: the model, the outputs added to it,
+/// the runtime and the CPU.
+fn cache_key(model_sha256: &str, extra_outputs: &[&str]) -> String {
     let cpu_flags = fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -30,8 +32,10 @@ fn cache_key(model_sha256: &str) -> String {
         })
         .unwrap_or_default();
     let mut key = Sha256::new();
+    let extra_outputs = extra_outputs.join("\n");
     for part in [
         model_sha256,
+        &extra_outputs,
         ort::info(),
         std::env::consts::ARCH,
         &cpu_flags,
@@ -57,7 +61,7 @@ impl CachedGraph {
         let graph = paths.graph_cache_dir().join(format!(
             "{}.{}.onnx",
             variant.name(),
-            cache_key(&model_sha256)
+            cache_key(&model_sha256, duration_outputs::extra_outputs(variant))
         ));
         let digest = graph.with_extension("onnx.sha256");
         Ok(CachedGraph { graph, digest })
@@ -71,8 +75,8 @@ impl CachedGraph {
     }
 }
 
-/// A session on `variant`: from the cached optimised graph when there is an intact one, else from
-/// the model with full optimisation, saving the optimised graph for the next start. `builder`
+/// A session on `variant` with its duration outputs (`duration_outputs`): from the cached
+/// optimised graph when there is an intact one, else from the model with full optimisation, saving the optimised graph for the next start. `builder`
 /// carries every other option. Failing to write the cache is not an error: the session is
 /// returned, and the next start tries again.
 pub(crate) fn commit(
@@ -112,9 +116,13 @@ pub(crate) fn commit(
             .with_optimized_model_path(&temp)
             .map_err(|error| model_error(error.to_string()))?;
     }
+    let model = fs::read(&model_path).map_err(|error| model_error(error.to_string()))?;
+    let model =
+        duration_outputs::with_int64_outputs(model, duration_outputs::extra_outputs(variant));
     let session = builder
-        .commit_from_file(&model_path)
+        .commit_from_memory(&model)
         .map_err(|error| model_error(error.to_string()))?;
+    drop(model);
     if saving && store(&temp, &cache).is_err() {
         let _ = fs::remove_file(&temp);
     }

@@ -32,6 +32,7 @@
 //! count bounds (2 slots under concurrency 8: under 1 GiB).
 
 use crate::assets::{AssetPaths, ModelVariant};
+use crate::duration_outputs;
 use crate::error::EngineError;
 use crate::graph_cache;
 use crate::layout::InferenceLayout;
@@ -41,7 +42,7 @@ use ort::environment::Environment;
 use ort::session::builder::SessionBuilder;
 use ort::session::{RunOptions, Session};
 use ort::value::Tensor;
-use std::ffi::CStr;
+use std::ffi::{CStr, CString, c_char};
 use std::ptr::null_mut;
 #[cfg(feature = "session-per-slot")]
 use std::sync::Mutex;
@@ -116,6 +117,7 @@ enum Sessions {
 
 pub(crate) struct Model {
     sessions: Sessions,
+    variant: ModelVariant,
     slots: Arc<Semaphore>,
     decoded_samples: AtomicU64,
 }
@@ -173,7 +175,7 @@ impl Model {
             };
             let builder = configure().map_err(|error| model_error(error.to_string()))?;
             let session = graph_cache::commit(builder, paths, variant)?;
-            check_signature(&session).map_err(model_error)?;
+            check_signature(&session, variant).map_err(model_error)?;
             Ok(session)
         };
         let sessions = match sharing {
@@ -187,6 +189,7 @@ impl Model {
         };
         Ok(Model {
             sessions,
+            variant,
             slots: Arc::new(Semaphore::new(layout.slots)),
             decoded_samples: AtomicU64::new(0),
         })
@@ -216,7 +219,7 @@ impl Model {
     }
 
     /// Runs the model on one chunk: `padded_tokens` (with the pads), the voice's style row and the
-    /// speed. Returns 24 kHz samples.
+    /// speed. Returns 24 kHz samples and the frames each token lasts.
     pub(crate) fn run(
         &self,
         _slot: &InferenceSlot,
@@ -224,7 +227,7 @@ impl Model {
         style: &[f32],
         speed: f32,
         stop: &RunStop,
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<Decoded, String> {
         let token_count = padded_tokens.len();
         let tokens = Tensor::from_array(([1usize, token_count], padded_tokens))
             .map_err(|error| error.to_string())?;
@@ -233,8 +236,9 @@ impl Model {
         let speed =
             Tensor::from_array(([1usize], vec![speed])).map_err(|error| error.to_string())?;
         let inputs = [tokens.ptr(), style.ptr(), speed.ptr()];
-        let audio = match &self.sessions {
-            Sessions::Shared(session) => run_session(session, &inputs, &stop.options),
+        let outputs = duration_outputs::extra_outputs(self.variant);
+        let decoded = match &self.sessions {
+            Sessions::Shared(session) => run_session(session, &inputs, outputs, &stop.options),
             #[cfg(feature = "session-per-slot")]
             Sessions::PerSlot(sessions) => {
                 // Slots and sessions are equal in number, so a slot holder always finds a free session.
@@ -242,13 +246,30 @@ impl Model {
                     .iter()
                     .find_map(|session| session.try_lock().ok())
                     .ok_or_else(|| "no free session for an acquired slot".to_string())?;
-                run_session(&session, &inputs, &stop.options)
+                run_session(&session, &inputs, outputs, &stop.options)
             }
         }?;
+        if decoded.frames_per_token.len() != token_count {
+            return Err(format!(
+                "the model returned {} durations for {token_count} tokens",
+                decoded.frames_per_token.len()
+            ));
+        }
         self.decoded_samples
-            .fetch_add(audio.len() as u64, Ordering::Relaxed);
-        Ok(audio)
+            .fetch_add(decoded.audio.len() as u64, Ordering::Relaxed);
+        Ok(decoded)
     }
+}
+
+/// What one run returns.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Decoded {
+    /// 24 kHz samples: every frame for the untouched model, the speech window for the other.
+    pub(crate) audio: Vec<f32>,
+    /// Frames each padded token lasts (`duration_outputs::SAMPLES_PER_FRAME` samples each), speed applied.
+    pub(crate) frames_per_token: Vec<i64>,
+    /// The frame `audio` starts at (0 unless the speech-window model dropped leading frames).
+    pub(crate) first_frame: i64,
 }
 
 /// Intra-op threads of each session. A run's calling thread computes too, so a shared session gets
@@ -262,17 +283,21 @@ fn intra_op_threads(layout: InferenceLayout, sharing: SessionSharing) -> usize {
     }
 }
 
-/// The model this crate drives: inputs tokens, style, speed; output audio.
-fn check_signature(session: &Session) -> Result<(), String> {
+/// The model this crate drives: inputs tokens, style, speed; outputs audio and the durations.
+fn check_signature(session: &Session, variant: ModelVariant) -> Result<(), String> {
     let inputs: Vec<&str> = session.inputs().iter().map(|input| input.name()).collect();
     let outputs: Vec<&str> = session
         .outputs()
         .iter()
         .map(|output| output.name())
         .collect();
-    if inputs != ["tokens", "style", "speed"] || outputs != ["audio"] {
+    let expected: Vec<&str> = ["audio"]
+        .into_iter()
+        .chain(duration_outputs::extra_outputs(variant).iter().copied())
+        .collect();
+    if inputs != ["tokens", "style", "speed"] || outputs != expected {
         return Err(format!(
-            "unexpected inputs {inputs:?} / outputs {outputs:?}, expected tokens, style, speed / audio"
+            "unexpected inputs {inputs:?} / outputs {outputs:?}, expected tokens, style, speed / {expected:?}"
         ));
     }
     Ok(())
@@ -284,14 +309,21 @@ fn check_signature(session: &Session) -> Result<(), String> {
 fn run_session(
     session: &Session,
     inputs: &[*const ort::sys::OrtValue; 3],
+    extra_outputs: &[&str],
     options: &RunOptions,
-) -> Result<Vec<f32>, String> {
+) -> Result<Decoded, String> {
     let api = ort::api();
     let input_names = [c"tokens".as_ptr(), c"style".as_ptr(), c"speed".as_ptr()];
-    let output_names = [c"audio".as_ptr()];
-    let mut output: *mut ort::sys::OrtValue = null_mut();
+    let extra_names: Vec<CString> = extra_outputs
+        .iter()
+        .map(|name| CString::new(*name).map_err(|error| error.to_string()))
+        .collect::<Result<_, _>>()?;
+    let output_names: Vec<*const c_char> = std::iter::once(c"audio".as_ptr())
+        .chain(extra_names.iter().map(|name| name.as_ptr()))
+        .collect();
+    let mut outputs: Vec<*mut ort::sys::OrtValue> = vec![null_mut(); output_names.len()];
     // SAFETY: the session, the run options and the input values are live ort objects that outlive the
-    // call; the names are NUL-terminated; one output slot for one output name.
+    // call; the names are NUL-terminated; one output slot per output name.
     let status = unsafe {
         (api.Run)(
             session.ptr().cast_mut(),
@@ -301,30 +333,53 @@ fn run_session(
             inputs.len(),
             output_names.as_ptr(),
             output_names.len(),
-            &mut output,
+            outputs.as_mut_ptr(),
         )
     };
+    let outputs: Vec<OwnedValue> = outputs.into_iter().map(OwnedValue).collect();
     check(status)?;
-    let output = OwnedValue(output);
+    // SAFETY: the outputs are the tensors named above, their element types checked at load by
+    // `check_signature` (audio float, durations and window start int64).
+    let audio = unsafe { tensor_data::<f32>(&outputs[0]) }?;
+    let frames_per_token = unsafe { tensor_data::<i64>(&outputs[1]) }?;
+    let first_frame = match outputs.get(2) {
+        Some(start) => unsafe { tensor_data::<i64>(start) }?
+            .first()
+            .copied()
+            .ok_or("the speech-window start is empty")?,
+        None => 0,
+    };
+    Ok(Decoded {
+        audio,
+        frames_per_token,
+        first_frame,
+    })
+}
+
+/// A copy of the elements of a tensor of `T`.
+///
+/// # Safety
+/// `value` must be a tensor whose elements are `T`.
+unsafe fn tensor_data<T: Copy>(value: &OwnedValue) -> Result<Vec<T>, String> {
+    let api = ort::api();
     let mut shape_info = null_mut();
     let mut element_count = 0usize;
     let mut data: *mut std::ffi::c_void = null_mut();
-    // SAFETY: `output` is the float tensor `audio` (checked at load by `check_signature`); the type
-    // info is released right after use; the data pointer is valid for `element_count` floats while
-    // `output` lives, and is copied before it is released.
+    // SAFETY: the type info is released right after use; the data pointer is valid for
+    // `element_count` elements of `T` (the caller's promise) while `value` lives, and is copied.
     unsafe {
-        check((api.GetTensorTypeAndShape)(output.0, &mut shape_info))?;
+        check((api.GetTensorTypeAndShape)(value.0, &mut shape_info))?;
         let counted = check((api.GetTensorShapeElementCount)(
             shape_info,
             &mut element_count,
         ));
         (api.ReleaseTensorTypeAndShapeInfo)(shape_info);
         counted?;
-        check((api.GetTensorMutableData)(output.0, &mut data))?;
+        check((api.GetTensorMutableData)(value.0, &mut data))?;
         if element_count == 0 {
             return Ok(Vec::new());
         }
-        Ok(std::slice::from_raw_parts(data.cast::<f32>(), element_count).to_vec())
+        Ok(std::slice::from_raw_parts(data.cast::<T>(), element_count).to_vec())
     }
 }
 
@@ -358,6 +413,90 @@ fn check(status: ort::sys::OrtStatusPtr) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::duration_outputs::SAMPLES_PER_FRAME;
+    use crate::engine::{Engine, EngineOptions};
+    use crate::test_support::{SHORT_PHONEMES, engine, engine_options, real_assets};
+    use crate::vocab::Vocab;
+
+    /// One run of `engine`'s model on `phonemes` (jf_alpha, speed 1) and its inputs.
+    async fn decode(engine: &Engine, phonemes: &str) -> (Decoded, Vec<i64>, Vec<f32>) {
+        let tokens = Vocab::padded(&engine.vocab.token_ids(phonemes));
+        let voice = engine.voices.get("jf_alpha").unwrap();
+        let style = voice.style_for(tokens.len() - 2).to_vec();
+        let slot = engine.model.acquire_slot().await.unwrap();
+        let decoded = engine
+            .model
+            .run(&slot, tokens.clone(), &style, 1.0, &RunStop::new().unwrap())
+            .unwrap();
+        (decoded, tokens, style)
+    }
+
+    /// The durations output changes nothing the model computes: a session on the published file,
+    /// as published, returns the same samples in this process on this CPU; and the audio is 600
+    /// samples for every predicted frame.
+    #[tokio::test]
+    async fn the_durations_output_leaves_the_audio_as_the_published_model_makes_it() {
+        let engine = engine();
+        let (decoded, tokens, style) = decode(&engine, SHORT_PHONEMES).await;
+        let total_frames: i64 = decoded.frames_per_token.iter().sum();
+        assert_eq!(decoded.first_frame, 0);
+        assert_eq!(
+            decoded.audio.len(),
+            total_frames as usize * SAMPLES_PER_FRAME
+        );
+        assert!(decoded.frames_per_token.iter().all(|&frames| frames >= 0));
+
+        let paths = real_assets();
+        let mut published = Session::builder(environment(&paths).unwrap())
+            .unwrap()
+            .with_intra_threads(1)
+            .unwrap()
+            .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
+            .unwrap()
+            .commit_from_file(paths.model(ModelVariant::Untouched))
+            .unwrap();
+        let token_count = tokens.len();
+        let outputs = published
+            .run(ort::inputs![
+                "tokens" => Tensor::from_array(([1usize, token_count], tokens)).unwrap(),
+                "style" => Tensor::from_array(([1usize, STYLE_WIDTH], style)).unwrap(),
+                "speed" => Tensor::from_array(([1usize], vec![1.0f32])).unwrap(),
+            ])
+            .unwrap();
+        let (_, audio) = outputs["audio"].try_extract_tensor::<f32>().unwrap();
+        assert!(
+            audio == decoded.audio.as_slice(),
+            "the published model's audio differs ({} vs {} samples)",
+            audio.len(),
+            decoded.audio.len()
+        );
+    }
+
+    /// The speech-window model predicts the same durations and starts its audio at its window.
+    #[tokio::test]
+    async fn the_speech_window_model_reports_where_its_audio_starts() {
+        let untouched = engine();
+        let window = Engine::shared(&EngineOptions {
+            model: ModelVariant::SpeechWindow,
+            layout: InferenceLayout {
+                slots: 1,
+                threads_per_slot: 1,
+            },
+            ..engine_options()
+        })
+        .unwrap();
+        let (full, ..) = decode(&untouched, SHORT_PHONEMES).await;
+        let (windowed, ..) = decode(&window, SHORT_PHONEMES).await;
+        assert_eq!(windowed.frames_per_token, full.frames_per_token);
+        let total_frames: i64 = full.frames_per_token.iter().sum();
+        let window_frames = (windowed.audio.len() / SAMPLES_PER_FRAME) as i64;
+        assert_eq!(windowed.audio.len() % SAMPLES_PER_FRAME, 0);
+        assert!(
+            windowed.first_frame > 0 && windowed.first_frame + window_frames <= total_frames,
+            "window {}+{window_frames} of {total_frames} frames",
+            windowed.first_frame
+        );
+    }
 
     #[test]
     fn every_layout_gets_slots_times_threads_threads() {

@@ -25,15 +25,17 @@
 //! is already in place is kept and the task counts as generated. A job dropped before its end
 //! (its run was dropped) terminates its inference the same way.
 
+use crate::audio::SAMPLE_RATE;
 use crate::engine::Engine;
 use crate::error::{TaskError, TaskErrorKind};
 use crate::fingerprint::{self, Fingerprint, Freshness, fingerprint_of};
 use crate::inference::{InferenceSlot, RunStop, StopReason};
 use crate::output::{self, ExistingOutput};
-use crate::render::{OutputSpec, render};
+use crate::render::{self, OutputSpec, render};
 use crate::scheduler::PoolConfig;
-use crate::synthesis::{self, PreparedSpeech, SpeechRequest};
+use crate::synthesis::{self, PreparedSpeech, Speech, SpeechRequest};
 use crate::task::{QueuedTask, Task, TaskOutcome};
+use crate::timings::{Timings, sidecar_path};
 use crate::trace::{self, Mark, RunTrace, TaskMarks};
 use std::fmt;
 use std::future::Future;
@@ -175,7 +177,7 @@ impl Job {
             .await?;
         trace::mark(&mut self.marks, Mark::PrepareTurn);
         let Prepared::Speak {
-            speech,
+            mut speech,
             output,
             fingerprint,
             replaced_invalid_output,
@@ -191,19 +193,36 @@ impl Job {
         let stop = Arc::new(RunStop::new().map_err(|cause| TaskErrorKind::Inference { cause })?);
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
-        let audio = self.infer(speech, slot, stop.clone()).await?;
+        let alignment = speech.alignment.take();
+        let Speech { audio, timeline } = self.infer(speech, slot, stop.clone()).await?;
         trace::mark(&mut self.marks, Mark::Inferred);
-        let duration_seconds = self.write(audio, output, fingerprint, stop).await?;
+        let timings = self.wants_timings().then(|| {
+            let pad = render::pad_samples(SAMPLE_RATE, output.pad_ms);
+            let timeline = timeline.padded(pad, pad);
+            Box::new(Timings::new(
+                &self.task.text,
+                alignment.as_deref(),
+                &timeline,
+            ))
+        });
+        let duration_seconds = self
+            .write(audio, output, fingerprint, timings.clone(), stop)
+            .await?;
         trace::mark(&mut self.marks, Mark::Written);
         Ok(TaskOutcome::Generated {
             duration_seconds,
             phonemes,
             replaced_invalid_output,
             changes,
+            timings,
         })
     }
 
     /// Stage 1 (its turn taken): see the module comment.
+    fn wants_timings(&self) -> bool {
+        wants_timings(&self.context.config, &self.task)
+    }
+
     async fn prepare(&mut self) -> Result<Prepared, TaskErrorKind> {
         let context = self.context.clone();
         let task = self.task.clone();
@@ -224,7 +243,7 @@ impl Job {
         speech: PreparedSpeech,
         slot: InferenceSlot,
         stop: Arc<RunStop>,
-    ) -> Result<Vec<f32>, TaskErrorKind> {
+    ) -> Result<Speech, TaskErrorKind> {
         let engine = self.context.engine.clone();
         let run_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
@@ -240,6 +259,7 @@ impl Job {
         audio: Vec<f32>,
         output: OutputSpec,
         fingerprint: Fingerprint,
+        timings: Option<Box<Timings>>,
         stop: Arc<RunStop>,
     ) -> Result<f64, TaskErrorKind> {
         let context = self.context.clone();
@@ -255,13 +275,27 @@ impl Job {
                 }
             })?;
             drop(audio);
-            output::write_atomically(&task.output_path, &file.bytes, || {
-                match write_stop.reason() {
-                    // The caller reports why; this only keeps the file from taking its place.
-                    Some(_) => Err(TaskErrorKind::Cancelled),
-                    None => Ok(()),
+            // The caller reports why; this only keeps the file from taking its place.
+            let still_wanted = || match write_stop.reason() {
+                Some(_) => Err(TaskErrorKind::Cancelled),
+                None => Ok(()),
+            };
+            output::write_atomically(&task.output_path, &file.bytes, still_wanted)?;
+            // The timings follow the audio they describe: written after it, and a sidecar left
+            // by an earlier file at this path is removed when this one has none.
+            let sidecar = sidecar_path(&task.output_path);
+            match timings {
+                Some(timings) => {
+                    output::write_atomically(&sidecar, &timings.to_json(), still_wanted)?
                 }
-            })?;
+                None if sidecar.exists() => {
+                    std::fs::remove_file(&sidecar).map_err(|error| TaskErrorKind::Output {
+                        path: sidecar,
+                        cause: error.to_string(),
+                    })?
+                }
+                None => {}
+            }
             Ok(file.duration_seconds)
         });
         self.finish(Stage::Write, work, Some(&stop)).await
@@ -336,6 +370,7 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
         voice: task.voice.as_deref().unwrap_or(&config.default_voice),
         speed: task.speed.unwrap_or(1.0),
         user_dictionary: config.user_dictionary.as_ref(),
+        align: wants_timings(config, task),
     };
     let speak = || -> Result<(PreparedSpeech, Fingerprint), TaskErrorKind> {
         let speech = synthesis::prepare(&context.engine, &request)?;
@@ -361,7 +396,13 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
                     spoken = Some((speech, fingerprint.clone()));
                     Ok(fingerprint)
                 })?;
+                let timings_missing =
+                    wants_timings(config, task) && !sidecar_path(&task.output_path).is_file();
                 match freshness {
+                    // Asked for timings, a file without them is made again.
+                    Freshness::Current | Freshness::Unfingerprinted if timings_missing => {
+                        changes = vec!["timings missing".to_string()]
+                    }
                     Freshness::Current | Freshness::Unfingerprinted => return Ok(Prepared::Skip),
                     Freshness::Changed { reasons } => changes = reasons,
                     Freshness::Missing => {}
@@ -381,6 +422,11 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
         replaced_invalid_output,
         changes,
     })
+}
+
+/// Whether `task` returns and writes its timings: its own choice, else the pool's.
+fn wants_timings(config: &PoolConfig, task: &Task) -> bool {
+    task.timings.unwrap_or(config.timings)
 }
 
 /// Resolves once the run is cancelled; never, if the run is gone (nothing can cancel it then).

@@ -19,6 +19,9 @@
 //! - [`engine`]: [`Engine`] ties together [`assets`] (location, integrity, and the
 //!   [`ModelVariant`] to load), [`voices`] and the phoneme [`vocab`].
 //! - [`error`]: errors as data: [`EngineError`], [`PoolError`], [`TaskError`].
+//! - [`timeline`]: when each phoneme token is spoken (the model's predicted durations, kept
+//!   through trimming and joining); [`timings`]: words, morae and pauses with character offsets
+//!   and seconds in the file as written (`<output>.timings.json`; the CLI makes WebVTT of it).
 //! - `trace`: opt-in stage timestamps of every task of a run (`PoolConfig::trace_file`,
 //!   [`TRACE_ENV`]), for the benchmark.
 //!
@@ -34,6 +37,7 @@
 //!     voice: None,
 //!     speed: None,
 //!     phonemes: None,
+//!     timings: None,
 //! }])?;
 //! let report = pool.process(|event| println!("{}/{} {}", event.completed, event.total, event.id)).await?;
 //! println!("{} generated in {:?}", report.succeeded, report.elapsed);
@@ -44,6 +48,7 @@
 pub mod assets;
 pub mod audio;
 pub mod decode;
+mod duration_outputs;
 pub mod encode;
 pub mod engine;
 pub mod error;
@@ -58,6 +63,8 @@ pub mod render;
 pub mod scheduler;
 pub mod synthesis;
 pub mod task;
+pub mod timeline;
+pub mod timings;
 mod trace;
 pub mod vocab;
 pub mod voices;
@@ -81,4 +88,5 @@ pub use scheduler::{
 };
 pub use synthesis::SPEED_RANGE;
 pub use task::{Task, TaskOutcome, TaskStatus, check_ids};
+pub use timings::{SegmentKind, TimedMora, TimedSegment, Timings, sidecar_path};
 pub use trace::{TRACE_ENV, trace_file_from_env};

@@ -105,6 +105,12 @@ pub(crate) struct RenderedFile {
     pub(crate) duration_seconds: f64,
 }
 
+/// Samples of silence `pad_ms` adds at each end at `rate`; the timings move by the same
+/// (`PhonemeTimeline::padded`).
+pub(crate) fn pad_samples(rate: u32, pad_ms: u32) -> usize {
+    (u64::from(rate) * u64::from(pad_ms) / 1000) as usize
+}
+
 /// The model's `speech` (24 kHz) as the bytes of the file `spec` describes, tagged with `comment`.
 pub(crate) fn render(
     speech: &[f32],
@@ -113,7 +119,7 @@ pub(crate) fn render(
 ) -> Result<RenderedFile, String> {
     let rate = spec.encoding.sample_rate;
     let mut samples = resample(speech, SAMPLE_RATE, rate)?;
-    let pad = (u64::from(rate) * u64::from(spec.pad_ms) / 1000) as usize;
+    let pad = pad_samples(rate, spec.pad_ms);
     let padded = |samples: &[f32]| {
         let mut padded = Vec::with_capacity(samples.len() + 2 * pad);
         padded.resize(pad, 0.0);
@@ -195,6 +201,7 @@ mod tests {
                 voice: (format == AudioFormat::Mp3).then(|| voice_of_mp3.to_string()),
                 speed: None,
                 phonemes: Some(SENTENCE.into()),
+                timings: None,
             })
             .collect()
     }

@@ -51,6 +51,8 @@ pub struct PoolConfig {
     pub default_voice: String,
     /// The author's readings (`dictionary.csv`), used for every task's text.
     pub user_dictionary: Option<UserDictionary>,
+    /// Return each task's timings and write them beside its file, unless the task says otherwise.
+    pub timings: bool,
     /// Format, loudness and padding of the files written.
     pub output: OutputOptions,
     /// Where each run writes its trace of every task's stages (`trace.rs`); `None`: no trace.
@@ -65,6 +67,7 @@ impl Default for PoolConfig {
             skip_existing: true,
             default_voice: "jf_alpha".to_string(),
             user_dictionary: None,
+            timings: false,
             output: OutputOptions::default(),
             trace_file: None,
         }

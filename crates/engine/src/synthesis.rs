@@ -1,10 +1,14 @@
 //! One task's speech: where text becomes phonemes (`prepare`) and phonemes become audio
 //! (`synthesize`).
 
-use crate::audio::{join_chunks, trim_silence};
+#[cfg(test)]
+use crate::audio::trim_silence;
+use crate::audio::{join_chunks, kept_range};
+use crate::duration_outputs::{AUDIO_LEAD_SAMPLES, SAMPLES_PER_FRAME};
 use crate::engine::Engine;
 use crate::error::TaskErrorKind;
 use crate::inference::{InferenceSlot, RunStop};
+use crate::timeline::{PhonemeTimeline, TimedToken};
 use crate::vocab::{MAX_TOKENS, Vocab};
 use crate::voices::Voice;
 use ja_g2p::UserDictionary;
@@ -24,12 +28,16 @@ pub(crate) struct SpeechRequest<'a> {
     pub(crate) speed: f32,
     /// The author's readings the G2P uses.
     pub(crate) user_dictionary: Option<&'a UserDictionary>,
+    /// Keep which text became which phonemes, for the timings.
+    pub(crate) align: bool,
 }
 
 /// A task ready for inference: its phonemes, cut into model-sized token chunks.
 pub(crate) struct PreparedSpeech {
     pub(crate) phonemes: String,
-    chunks: Vec<Vec<i64>>,
+    /// Where the phonemes came from in the text, when asked for and the text was read.
+    pub(crate) alignment: Option<Box<ja_g2p::Alignment>>,
+    chunks: Vec<Chunk>,
     voice: Arc<Voice>,
     speed: f32,
 }
@@ -40,6 +48,13 @@ pub(crate) fn check_speed(speed: f32) -> Result<(), TaskErrorKind> {
     } else {
         Err(TaskErrorKind::InvalidSpeed { speed })
     }
+}
+
+/// One model run's tokens: their ids and the character of the task's phonemes each was made of.
+#[derive(Debug, Clone, PartialEq)]
+struct Chunk {
+    token_ids: Vec<i64>,
+    phoneme_indices: Vec<usize>,
 }
 
 /// The phonemes a task speaks: those given, else `phonemize` of its text. Blocking.
@@ -62,15 +77,41 @@ pub(crate) fn prepare(
 ) -> Result<PreparedSpeech, TaskErrorKind> {
     check_speed(request.speed)?;
     let voice = engine.voices.get(request.voice)?;
+    let mut alignment = None;
     let phonemes = phonemes_to_speak(request.text, request.phonemes, |text| {
-        engine.phonemize(text, request.user_dictionary)
+        if !request.align {
+            return engine.phonemize(text, request.user_dictionary);
+        }
+        let aligned = engine.align(text, request.user_dictionary)?;
+        let phonemes = aligned.phonemes.clone();
+        alignment = Some(Box::new(aligned));
+        Ok(phonemes)
     })?;
-    // A chunk of only spaces and punctuation would come out as noise: leave it out.
-    let chunks: Vec<Vec<i64>> = ja_g2p::split_phonemes(&phonemes, MAX_TOKENS)
-        .iter()
-        .filter(|chunk| engine.vocab.is_speakable(chunk))
-        .map(|chunk| engine.vocab.token_ids(chunk))
-        .collect();
+    // Pieces are the phonemes' own characters in order, only whitespace dropped between them.
+    let mut next_char = 0;
+    let mut chunks = Vec::new();
+    for piece in ja_g2p::split_phonemes(&phonemes, MAX_TOKENS) {
+        let first = next_char
+            + phonemes
+                .chars()
+                .skip(next_char)
+                .take_while(|c| c.is_whitespace())
+                .count();
+        next_char = first + piece.chars().count();
+        // A chunk of only spaces and punctuation would come out as noise: leave it out.
+        if !engine.vocab.is_speakable(&piece) {
+            continue;
+        }
+        let (phoneme_indices, token_ids) = engine
+            .vocab
+            .tokens(&piece)
+            .map(|(index, id)| (first + index, id))
+            .unzip();
+        chunks.push(Chunk {
+            token_ids,
+            phoneme_indices,
+        });
+    }
     if chunks.is_empty() {
         return Err(TaskErrorKind::NothingSpeakable {
             detail: format!("the phonemes {phonemes:?} contain no symbol the model knows"),
@@ -78,30 +119,85 @@ pub(crate) fn prepare(
     }
     Ok(PreparedSpeech {
         phonemes,
+        alignment,
         chunks,
         voice,
         speed: request.speed,
     })
 }
 
-/// Runs the model on every chunk in turn (holding one slot), trims each and joins them.
+/// A task's audio and where each of its phonemes sounds in it.
+pub(crate) struct Speech {
+    pub(crate) audio: Vec<f32>,
+    pub(crate) timeline: PhonemeTimeline,
+}
+
+/// Runs the model on every chunk in turn (holding one slot), trims each and joins them, keeping
+/// the predicted durations of every token through the trimming and joining.
 /// Blocking. A run terminated through `stop` returns the runtime's error; the caller knows why.
 pub(crate) fn synthesize(
     engine: &Engine,
     prepared: &PreparedSpeech,
     slot: &InferenceSlot,
     stop: &RunStop,
-) -> Result<Vec<f32>, TaskErrorKind> {
-    let mut trimmed_chunks = Vec::with_capacity(prepared.chunks.len());
-    for token_ids in &prepared.chunks {
-        let style = prepared.voice.style_for(token_ids.len());
-        let audio = engine
+) -> Result<Speech, TaskErrorKind> {
+    let mut runs = Vec::with_capacity(prepared.chunks.len());
+    for chunk in &prepared.chunks {
+        let style = prepared.voice.style_for(chunk.token_ids.len());
+        let decoded = engine
             .model
-            .run(slot, Vocab::padded(token_ids), style, prepared.speed, stop)
+            .run(
+                slot,
+                Vocab::padded(&chunk.token_ids),
+                style,
+                prepared.speed,
+                stop,
+            )
             .map_err(|cause| TaskErrorKind::Inference { cause })?;
-        trimmed_chunks.push(trim_silence(&audio).to_vec());
+        let kept = kept_range(&decoded.audio);
+        runs.push((decoded, kept));
     }
-    Ok(join_chunks(&trimmed_chunks))
+    let kept_audio: Vec<&[f32]> = runs
+        .iter()
+        .map(|(decoded, kept)| &decoded.audio[kept.clone()])
+        .collect();
+    let (audio, starts) = join_chunks(&kept_audio);
+    let mut tokens = Vec::new();
+    for ((chunk, (decoded, kept)), chunk_start) in prepared.chunks.iter().zip(&runs).zip(starts) {
+        // Padded tokens: a pad, the chunk's tokens, a pad.
+        let phoneme_of = |token: usize| {
+            token
+                .checked_sub(1)
+                .and_then(|index| chunk.phoneme_indices.get(index).copied())
+        };
+        let kept_len = kept.len() as i64;
+        let to_file = |frame: i64| {
+            let sample = (frame - decoded.first_frame) * SAMPLES_PER_FRAME as i64
+                - AUDIO_LEAD_SAMPLES as i64
+                - kept.start as i64;
+            chunk_start + sample.clamp(0, kept_len) as usize
+        };
+        let last = decoded.frames_per_token.len().saturating_sub(1);
+        let mut frame = 0i64;
+        for (token, &frames) in decoded.frames_per_token.iter().enumerate() {
+            // The closing pad holds whatever the lead leaves after it.
+            let end = if token == last {
+                chunk_start + kept.len()
+            } else {
+                to_file(frame + frames)
+            };
+            tokens.push(TimedToken {
+                phoneme: phoneme_of(token),
+                samples: to_file(frame)..end,
+            });
+            frame += frames;
+        }
+    }
+    let timeline = PhonemeTimeline {
+        tokens,
+        samples: audio.len(),
+    };
+    Ok(Speech { audio, timeline })
 }
 
 /// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
@@ -113,9 +209,10 @@ pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
         voice: "jf_alpha",
         speed: 1.0,
         user_dictionary: None,
+        align: false,
     };
     let prepared = prepare(engine, &request).unwrap();
-    let [token_ids] = prepared.chunks.as_slice() else {
+    let [Chunk { token_ids, .. }] = prepared.chunks.as_slice() else {
         panic!("{phonemes:?} is one chunk");
     };
     let slot = engine.model.acquire_slot().await.unwrap();
@@ -129,6 +226,7 @@ pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
             &RunStop::new().unwrap(),
         )
         .unwrap()
+        .audio
 }
 
 #[cfg(test)]
@@ -146,6 +244,7 @@ mod tests {
             voice: "jf_alpha",
             speed: 1.0,
             user_dictionary: None,
+            align: false,
         }
     }
 
@@ -159,16 +258,80 @@ mod tests {
             prepared
                 .chunks
                 .iter()
-                .all(|chunk| chunk.len() <= MAX_TOKENS)
+                .all(|chunk| chunk.token_ids.len() <= MAX_TOKENS)
         );
-        let all_tokens: usize = prepared.chunks.iter().map(Vec::len).sum();
+        let all_tokens: usize = prepared.chunks.iter().map(|c| c.token_ids.len()).sum();
         assert_eq!(
             all_tokens + 1,
             engine.vocab.token_ids(&twice).len(),
             "only the space at the cut is dropped"
         );
+        let symbols: Vec<char> = twice.chars().collect();
+        for chunk in &prepared.chunks {
+            let pointed: String = chunk.phoneme_indices.iter().map(|&i| symbols[i]).collect();
+            assert_eq!(
+                engine.vocab.token_ids(&pointed),
+                chunk.token_ids,
+                "each token points at the symbol it was made of"
+            );
+        }
+        let indices: Vec<usize> = prepared
+            .chunks
+            .iter()
+            .flat_map(|chunk| chunk.phoneme_indices.iter().copied())
+            .collect();
+        assert!(indices.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(indices.last(), Some(&(symbols.len() - 1)));
         let one = prepare(&engine, &request(LONG_PHONEMES)).unwrap();
-        assert_eq!(one.chunks, vec![engine.vocab.token_ids(LONG_PHONEMES)]);
+        assert_eq!(
+            one.chunks,
+            vec![Chunk {
+                token_ids: engine.vocab.token_ids(LONG_PHONEMES),
+                phoneme_indices: (0..LONG_PHONEMES.chars().count()).collect(),
+            }]
+        );
+    }
+
+    /// The tokens' times tile the file: the first starts at 0, each starts where the one before
+    /// ended, the last ends within a frame of the end; at speed 2 the same speech takes about half.
+    #[tokio::test]
+    async fn token_times_cover_the_trimmed_audio_at_any_speed() {
+        let engine = engine();
+        let mut lengths = Vec::new();
+        for speed in [1.0, 2.0] {
+            let prepared = prepare(
+                &engine,
+                &SpeechRequest {
+                    speed,
+                    ..request("ɡaʔkoː de, hoɴ o jomʲimasɨ.")
+                },
+            )
+            .unwrap();
+            let slot = engine.model.acquire_slot().await.unwrap();
+            let speech = synthesize(&engine, &prepared, &slot, &RunStop::new().unwrap()).unwrap();
+            let tokens = &speech.timeline.tokens;
+            assert_eq!(speech.timeline.samples, speech.audio.len());
+            assert_eq!(tokens[0].samples.start, 0);
+            assert!(
+                tokens
+                    .windows(2)
+                    .all(|pair| pair[0].samples.end == pair[1].samples.start)
+            );
+            let end = tokens.last().unwrap().samples.end;
+            assert!(
+                speech.audio.len() - end < SAMPLES_PER_FRAME,
+                "{end} of {}",
+                speech.audio.len()
+            );
+            let phonemes = prepared.phonemes.chars().count();
+            assert_eq!(tokens.len(), phonemes + 2, "every symbol and the two pads");
+            lengths.push(speech.timeline.span_of(0..phonemes).unwrap().len() as f64);
+        }
+        let ratio = lengths[1] / lengths[0];
+        assert!(
+            (0.35..=0.65).contains(&ratio),
+            "speed 2 takes {ratio} of speed 1"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::engine::Engine;
 use crate::error::{PoolError, TaskError, TaskErrorKind};
 use crate::synthesis::check_speed;
+use crate::timings::Timings;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -26,6 +27,8 @@ pub struct Task {
     pub speed: Option<f32>,
     /// Kokoro phonemes to speak instead of the text's own (the G2P is bypassed).
     pub phonemes: Option<String>,
+    /// Return and write the task's timings (`<output>.timings.json`); `None`: the pool's choice.
+    pub timings: Option<bool>,
 }
 
 /// How one task ended.
@@ -36,6 +39,8 @@ pub enum TaskOutcome {
         phonemes: String,
         /// Why the output that was there before was not kept (it was not a complete file).
         replaced_invalid_output: Option<String>,
+        /// When each word and mora is spoken, when asked for (also in the sidecar file).
+        timings: Option<Box<Timings>>,
         /// What changed since the complete output that was there before was made (`text
         /// changed`, `voice changed`, …: [`crate::Fingerprint::changes`]); empty if none was.
         changes: Vec<String>,

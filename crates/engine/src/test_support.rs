@@ -56,6 +56,7 @@ pub(crate) fn phoneme_task(dir: &Path, id: &str, phonemes: &str) -> Task {
         voice: None,
         speed: None,
         phonemes: Some(phonemes.to_string()),
+        timings: None,
     }
 }
 

@@ -46,11 +46,20 @@ impl Vocab {
 
     /// Token ids of the symbols the model knows, without pads; other characters are dropped,
     /// as the reference implementation does.
+    #[cfg(test)]
     pub(crate) fn token_ids(&self, phonemes: &str) -> Vec<i64> {
+        self.tokens(phonemes).map(|(_, id)| id).collect()
+    }
+
+    /// The tokens of `phonemes` as (character index in `phonemes`, token id), unknown symbols left out.
+    pub(crate) fn tokens<'a>(
+        &'a self,
+        phonemes: &'a str,
+    ) -> impl Iterator<Item = (usize, i64)> + 'a {
         phonemes
             .chars()
-            .filter_map(|symbol| self.ids.get(&symbol).copied())
-            .collect()
+            .enumerate()
+            .filter_map(|(index, symbol)| Some((index, *self.ids.get(&symbol)?)))
     }
 
     /// Whether `phonemes` hold a sound the model knows, not just spaces and punctuation.

@@ -34,6 +34,7 @@ fn word(dir: &Path, id: &str) -> Task {
         voice: None,
         speed: None,
         phonemes: Some("tabeɾɯ".into()),
+        timings: None,
     }
 }
 

@@ -224,6 +224,7 @@ fn check_case(random_tasks: Vec<RandomTask>) -> Result<(), TestCaseError> {
                 voice: random.voice,
                 speed: random.speed,
                 phonemes: random.phonemes,
+                timings: None,
             }
         })
         .collect();

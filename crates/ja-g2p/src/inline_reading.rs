@@ -4,6 +4,8 @@
 //!
 //! Linear time: every special character's next `{`, `}` and `|` are found in one backward pass.
 
+use std::ops::Range;
+
 /// Why an inline reading could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("inline reading at character {position}: {reason}")]
@@ -14,20 +16,32 @@ pub struct InlineReadingError {
 }
 
 /// `text` with every inline reading replaced by its reading.
+#[cfg(test)]
 pub fn apply_inline_readings(text: &str) -> Result<String, InlineReadingError> {
-    if !text.contains(['{', '\\']) {
-        return Ok(text.to_string());
-    }
-    // (character, is a syntax character: an unescaped { } |)
+    apply_inline_readings_mapped(text).map(|(out, _)| out)
+}
+
+/// As [`apply_inline_readings`], with the characters of `text` each character of the result
+/// came from: a reading's kana come from its whole `{base|reading}`, an escape from both of its
+/// characters.
+pub fn apply_inline_readings_mapped(
+    text: &str,
+) -> Result<(String, Vec<Range<usize>>), InlineReadingError> {
+    // (character, is a syntax character: an unescaped { } |, the characters of `text` it is)
     let mut chars: Vec<(char, bool)> = Vec::with_capacity(text.len());
-    let mut source = text.chars().peekable();
-    while let Some(c) = source.next() {
+    let mut sources: Vec<Range<usize>> = Vec::with_capacity(text.len());
+    let mut source = text.chars().enumerate().peekable();
+    while let Some((at, c)) = source.next() {
         match (c, source.peek()) {
-            ('\\', Some(&next)) if "{}|\\".contains(next) => {
+            ('\\', Some(&(_, next))) if "{}|\\".contains(next) => {
                 chars.push((next, false));
+                sources.push(at..at + 2);
                 source.next();
             }
-            (c, _) => chars.push((c, "{}|".contains(c))),
+            (c, _) => {
+                chars.push((c, "{}|".contains(c)));
+                sources.push(at..at + 1);
+            }
         }
     }
     let n = chars.len();
@@ -46,6 +60,7 @@ pub fn apply_inline_readings(text: &str) -> Result<String, InlineReadingError> {
         }
     }
     let mut out = String::with_capacity(text.len());
+    let mut out_sources = Vec::with_capacity(n);
     let mut i = 0;
     while i < n {
         let (c, is_syntax) = chars[i];
@@ -53,6 +68,7 @@ pub fn apply_inline_readings(text: &str) -> Result<String, InlineReadingError> {
         let is_ruby = c == '{' && is_syntax && bar < next_close[i + 1] && bar < next_open[i + 1];
         if !is_ruby {
             out.push(c);
+            out_sources.push(sources[i].clone());
             i += 1;
             continue;
         }
@@ -82,9 +98,11 @@ pub fn apply_inline_readings(text: &str) -> Result<String, InlineReadingError> {
             )));
         }
         out.push_str(&reading);
+        let whole = sources[i].start..sources[close].end;
+        out_sources.extend(reading.chars().map(|_| whole.clone()));
         i = close + 1;
     }
-    Ok(out)
+    Ok((out, out_sources))
 }
 
 fn is_kana(c: char) -> bool {
@@ -106,6 +124,13 @@ mod tests {
             apply_inline_readings("{今日|キョウ}は").unwrap(),
             "キョウは"
         );
+    }
+
+    #[test]
+    fn maps_each_character_to_where_it_came_from() {
+        let (out, sources) = apply_inline_readings_mapped(r"{生物|なま}を\{").unwrap();
+        assert_eq!(out, "なまを{");
+        assert_eq!(sources, [0..7, 0..7, 7..8, 8..10]);
     }
 
     #[test]

@@ -26,6 +26,7 @@
 //! # Ok::<(), ja_g2p::G2pError>(())
 //! ```
 pub mod accuracy;
+mod alignment;
 pub mod dictionary_build;
 mod frontend;
 mod hepburn;
@@ -37,15 +38,17 @@ mod split;
 mod user_dictionary;
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jpreprocess::{DefaultTokenizer, JPreprocess, SystemDictionaryConfig};
 use jpreprocess_dictionary::dictionary::to_dict::JPreprocessDictionaryBuilder;
 
+pub use alignment::{AlignedMora, AlignedWord, Alignment};
 use frontend::{Frontend, Span, Word};
 pub use inline_reading::InlineReadingError;
-use romanize::{Morph, Romanizer};
+use romanize::{Labeled, Morph, Romanizer, Source};
 pub use split::split_phonemes;
 pub use user_dictionary::{UserDictionary, UserDictionaryError, UserWord};
 
@@ -197,23 +200,131 @@ impl JaG2p {
     /// etc., every character one of Kokoro's symbols. Characters without a reading are dropped. Errors on empty text and on text where
     /// nothing is speakable.
     pub fn phonemize(&self, text: &str) -> Result<String, G2pError> {
-        let morphs = self.morphs(text)?;
-        let raw = self.romanizer.phonemize(&morphs);
-        let kept: String = raw
-            .chars()
-            .map(|c| if self.alphabet.contains(&c) { c } else { ' ' })
+        self.align(text).map(|alignment| alignment.phonemes)
+    }
+
+    /// The phonemes of `text` (as [`JaG2p::phonemize`]) with the characters of `text` each word
+    /// was read from, its kana, and the phonemes of each of its morae.
+    pub fn align(&self, text: &str) -> Result<Alignment, G2pError> {
+        let (with_readings, reading_sources, morphs) = self.analysed(text)?;
+        let (words, labeled) = self.romanizer.phonemize_labeled(&morphs);
+        // Characters outside Kokoro's symbols become spaces; whitespace runs one space.
+        let kept: Vec<Labeled> = labeled
+            .into_iter()
+            .map(|(c, source)| {
+                if self.alphabet.contains(&c) {
+                    (c, source)
+                } else {
+                    (' ', None)
+                }
+            })
             .collect();
-        let phonemes = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut phonemes = String::new();
+        let mut sources: Vec<Option<Source>> = Vec::new();
+        for word in kept
+            .split(|(c, _)| c.is_whitespace())
+            .filter(|w| !w.is_empty())
+        {
+            if !phonemes.is_empty() {
+                phonemes.push(' ');
+                sources.push(None);
+            }
+            phonemes.extend(word.iter().map(|&(c, _)| c));
+            sources.extend(word.iter().map(|&(_, source)| source));
+        }
         if !phonemes.chars().any(char::is_alphabetic) {
             return Err(G2pError::NothingSpeakable { text: quoted(text) });
         }
-        Ok(phonemes)
+        let surfaces: String = morphs.iter().map(|m| m.surface.as_str()).collect();
+        let surface_sources = alignment::map_derived_text(&with_readings, &surfaces);
+        let mut morph_chars = Vec::with_capacity(morphs.len());
+        let mut next = 0;
+        for morph in &morphs {
+            let len = morph.surface.chars().count();
+            morph_chars.push(next..next + len);
+            next += len;
+        }
+        let text_len = text.chars().count();
+        let to_text = |derived: Range<usize>| -> Range<usize> {
+            let in_readings = alignment::covering(surface_sources[derived].iter().cloned());
+            if in_readings.is_empty() {
+                let at = reading_sources
+                    .get(in_readings.start)
+                    .map_or(text_len, |source| source.start);
+                return at..at;
+            }
+            alignment::covering(reading_sources[in_readings].iter().cloned())
+        };
+        let phonemes_chars: Vec<char> = phonemes.chars().collect();
+        let mut aligned = Vec::with_capacity(words.len());
+        let mut text_floor = 0;
+        for (index, word) in words.iter().enumerate() {
+            let positions: Vec<(usize, usize)> = sources
+                .iter()
+                .enumerate()
+                .filter_map(|(at, source)| {
+                    source
+                        .filter(|source| source.word == index)
+                        .map(|source| (at, source.kana))
+                })
+                .collect();
+            let Some(&(first_position, _)) = positions.first() else {
+                continue; // nothing spoken: a symbol read as a space, a dropped character
+            };
+            let kana: String = morphs[word.morphs.clone()]
+                .iter()
+                .map(|m| m.pron.as_str())
+                .collect();
+            let is_punctuation = positions
+                .iter()
+                .all(|&(at, _)| !phonemes_chars[at].is_alphabetic());
+            let kana_chars: Vec<char> = kana.chars().collect();
+            let mora_ranges = if is_punctuation {
+                std::iter::once(0..kana_chars.len()).collect()
+            } else {
+                alignment::morae(&kana)
+            };
+            let mut place = first_position;
+            let morae = mora_ranges
+                .into_iter()
+                .map(|kana_range| {
+                    let spoken = alignment::covering(
+                        positions
+                            .iter()
+                            .filter(|(_, k)| is_punctuation || kana_range.contains(k))
+                            .map(|&(at, _)| at..at + 1)
+                            .chain(std::iter::once(place..place)),
+                    );
+                    place = spoken.end;
+                    AlignedMora {
+                        kana: kana_chars[kana_range].iter().collect(),
+                        phonemes: spoken,
+                    }
+                })
+                .collect();
+            let first_morph = word.morphs.start;
+            let last_morph = word.morphs.end - 1;
+            let written = to_text(morph_chars[first_morph].start..morph_chars[last_morph].end);
+            // Words stay in text order even where a rewritten run maps to text read before them.
+            let start = written.start.max(text_floor);
+            text_floor = start;
+            aligned.push(AlignedWord {
+                text: start..written.end.max(start),
+                kana,
+                is_punctuation,
+                morae,
+            });
+        }
+        Ok(Alignment {
+            phonemes,
+            words: aligned,
+        })
     }
 
     /// The spoken reading of `text` in katakana, one word after another separated by spaces,
     /// with punctuation as written: what [`JaG2p::phonemize`] turns into phonemes.
     pub fn reading(&self, text: &str) -> Result<String, G2pError> {
-        let morphs = self.morphs(text)?;
+        let (_, _, morphs) = self.analysed(text)?;
         Ok(morphs
             .iter()
             .map(|m| m.pron.as_str())
@@ -221,16 +332,20 @@ impl JaG2p {
             .join(" "))
     }
 
-    fn morphs(&self, text: &str) -> Result<Vec<Morph>, G2pError> {
+    /// `text` with its inline readings applied, where each of its characters came from, and the
+    /// morphemes of that text normalized.
+    fn analysed(&self, text: &str) -> Result<Analysed, G2pError> {
         if text.trim().is_empty() {
             return Err(G2pError::EmptyText);
         }
-        let text = &inline_reading::apply_inline_readings(text)?;
-        self.analyse(&normalize::normalize_text(text))
+        let (with_readings, sources) = inline_reading::apply_inline_readings_mapped(text)?;
+        let morphs = self
+            .analyse(&normalize::normalize_text(&with_readings))
             .map_err(|reason| G2pError::Analysis {
-                text: quoted(text),
+                text: quoted(&with_readings),
                 reason,
-            })
+            })?;
+        Ok((with_readings, sources, morphs))
     }
 
     /// Morphemes of normalized text. MeCab treats whitespace as a boundary that yields no
@@ -316,6 +431,10 @@ impl JaG2p {
         (start == text.chars().count()).then_some(spans)
     }
 }
+
+/// Text with its inline readings applied, the characters of the original each of its characters
+/// came from, and its morphemes.
+type Analysed = (String, Vec<Range<usize>>, Vec<Morph>);
 
 fn quoted(text: &str) -> String {
     let mut chars = text.chars();

@@ -3,6 +3,7 @@
 //! and the spacing of punctuation. The port keeps misaki's quirks where they shape the reference
 //! output, and degrades gracefully where the Python would raise.
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use crate::hepburn::HEPBURN;
 
@@ -132,9 +133,11 @@ impl Romanizer {
         }
     }
 
-    fn word_phonemes(&self, surface: &str, hiragana: &str) -> String {
+    /// Phonemes of each kana of `hiragana` (a kana read together with the next one gets none;
+    /// the next gets both); an ASCII word is its own phonemes, all of them its first kana's.
+    fn word_phonemes(&self, surface: &str, hiragana: &str) -> Vec<String> {
         if surface.is_ascii() {
-            return surface.to_string();
+            return vec![surface.to_string()];
         }
         let kana: Vec<char> = hiragana.chars().collect();
         (0..kana.len())
@@ -149,8 +152,8 @@ impl Romanizer {
     }
 
     /// Groups consecutive morphemes whose joined surface is a known word (longest match first)
-    /// into (surface, hiragana) words.
-    fn group_words(&self, morphs: &[Morph]) -> Vec<(String, String)> {
+    /// into words.
+    fn group_words(&self, morphs: &[Morph]) -> Vec<ReadWord> {
         let mut words = Vec::new();
         let mut start = 0;
         while start < morphs.len() {
@@ -171,12 +174,14 @@ impl Romanizer {
                 end += 1;
             }
             let group = &morphs[start..end];
-            let surface = group.iter().map(|m| m.surface.as_str()).collect();
-            let hiragana = group
-                .iter()
-                .map(|m| katakana_to_hiragana(&m.pron))
-                .collect();
-            words.push((surface, hiragana));
+            words.push(ReadWord {
+                morphs: start..end,
+                surface: group.iter().map(|m| m.surface.as_str()).collect(),
+                hiragana: group
+                    .iter()
+                    .map(|m| katakana_to_hiragana(&m.pron))
+                    .collect(),
+            });
             start = end;
         }
         words
@@ -184,24 +189,34 @@ impl Romanizer {
 
     /// misaki's `JAG2P.__call__` after tagging: `morphs` come from analysing normalized text.
     pub fn phonemize(&self, morphs: &[Morph]) -> String {
+        self.phonemize_labeled(morphs)
+            .1
+            .iter()
+            .map(|&(c, _)| c)
+            .collect()
+    }
+
+    /// As `phonemize`, with the words read and, for each phoneme character, the word and kana it
+    /// was read from (`None` for the spaces).
+    pub fn phonemize_labeled(&self, morphs: &[Morph]) -> (Vec<ReadWord>, Vec<Labeled>) {
         struct Token {
-            phonemes: String,
+            phonemes: Vec<Labeled>,
             space_after: bool,
         }
+        let words = self.group_words(morphs);
         let mut tokens: Vec<Token> = Vec::new();
-        for (surface, hiragana) in self.group_words(morphs) {
-            let phonemes = self.word_phonemes(&surface, &hiragana);
+        for (word_index, word) in words.iter().enumerate() {
+            let per_kana = self.word_phonemes(&word.surface, &word.hiragana);
+            let phonemes: String = per_kana.concat();
+            let surface = word.surface.as_str();
             // misaki tests substrings (`x in '「『«'`), so an empty string matches too: kept, as
             // it decides spacing around symbols without a reading.
-            let space_after = if "「『«".contains(surface.as_str())
-                || "([".contains(phonemes.as_str())
-            {
+            let space_after = if "「『«".contains(surface) || "([".contains(phonemes.as_str()) {
                 if let Some(last) = tokens.last_mut() {
                     last.space_after = true;
                 }
                 false
-            } else if "」』»".contains(surface.as_str()) || "]).,?!:".contains(phonemes.as_str())
-            {
+            } else if "」』»".contains(surface) || "]).,?!:".contains(phonemes.as_str()) {
                 if let Some(last) = tokens.last_mut() {
                     last.space_after = false;
                 }
@@ -209,37 +224,57 @@ impl Romanizer {
             } else {
                 phonemes != " "
             };
+            let phonemes = per_kana
+                .iter()
+                .enumerate()
+                .flat_map(|(kana, read)| {
+                    read.chars().map(move |c| {
+                        (
+                            c,
+                            Some(Source {
+                                word: word_index,
+                                kana,
+                            }),
+                        )
+                    })
+                })
+                .collect();
             tokens.push(Token {
                 phonemes,
                 space_after,
             });
         }
-        let mut joined = String::new();
+        let mut joined: Vec<Labeled> = Vec::new();
         for token in &tokens {
-            joined.extend(token.phonemes.chars().filter(|&c| c != 'っ'));
+            joined.extend(token.phonemes.iter().filter(|&&(c, _)| c != 'っ'));
             if token.space_after {
-                joined.push(' ');
+                joined.push((' ', None));
             }
         }
         // re.sub(r'\s+', ' ', s.strip()).replace('(', '«').replace(')', '»')
-        let mut collapsed = String::with_capacity(joined.len());
-        for word in joined.split_whitespace() {
+        let mut collapsed: Vec<Labeled> = Vec::with_capacity(joined.len());
+        for word in joined
+            .split(|(c, _)| c.is_whitespace())
+            .filter(|word| !word.is_empty())
+        {
             if !collapsed.is_empty() {
-                collapsed.push(' ');
+                collapsed.push((' ', None));
             }
-            collapsed.extend(word.chars().map(|c| match c {
-                '(' => '«',
-                ')' => '»',
-                c => c,
+            collapsed.extend(word.iter().map(|&(c, source)| {
+                let c = match c {
+                    '(' => '«',
+                    ')' => '»',
+                    c => c,
+                };
+                (c, source)
             }));
         }
         // re.sub(r'(?<![!",.:;?»—…”]) (?=ʔ)|(?<=ʔ) (?!["«“])', '', s): no space around ʔ.
-        let chars: Vec<char> = collapsed.chars().collect();
-        let mut out = String::with_capacity(collapsed.len());
-        for (i, &c) in chars.iter().enumerate() {
+        let mut out: Vec<Labeled> = Vec::with_capacity(collapsed.len());
+        for (i, &(c, source)) in collapsed.iter().enumerate() {
             if c == ' ' {
-                let prev = i.checked_sub(1).map(|p| chars[p]);
-                let next = chars.get(i + 1).copied();
+                let prev = i.checked_sub(1).map(|p| collapsed[p].0);
+                let next = collapsed.get(i + 1).map(|&(n, _)| n);
                 let before_glottal =
                     next == Some('ʔ') && !prev.is_some_and(|p| "!\",.:;?»—…”".contains(p));
                 let after_glottal = prev == Some('ʔ') && !next.is_some_and(|n| "\"«“".contains(n));
@@ -247,11 +282,35 @@ impl Romanizer {
                     continue;
                 }
             }
-            out.push(c);
+            out.push((c, source));
         }
-        assimilate_nasals_across_words(&out)
+        let chars: Vec<char> = out.iter().map(|&(c, _)| c).collect();
+        let assimilated = assimilate_nasals(&chars)
+            .into_iter()
+            .zip(out)
+            .map(|(c, (_, source))| (c, source))
+            .collect();
+        (words, assimilated)
     }
 }
+
+/// A word as the romanizer reads it: consecutive morphemes and their reading in hiragana.
+pub struct ReadWord {
+    pub morphs: Range<usize>,
+    pub surface: String,
+    pub hiragana: String,
+}
+
+/// Where a phoneme character was read from: a word of `phonemize_labeled` and a kana of its
+/// hiragana (a char index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub word: usize,
+    pub kana: usize,
+}
+
+/// A phoneme character and where it was read from.
+pub type Labeled = (char, Option<Source>);
 
 /// The moraic nasal ん before a phoneme starting with `next`: it takes the place of articulation
 /// of what follows (misaki's rule).
@@ -269,18 +328,24 @@ fn moraic_nasal_before(next: Option<char>) -> &'static str {
 /// natural speech; misaki applies its rule only inside a word. Punctuation stops it.
 pub fn assimilate_nasals_across_words(phonemes: &str) -> String {
     let chars: Vec<char> = phonemes.chars().collect();
-    let mut out = String::with_capacity(phonemes.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let next_word_start = (chars.get(i + 1) == Some(&' '))
-            .then(|| chars.get(i + 2).copied())
-            .flatten();
-        if c == 'ɴ' && next_word_start.is_some() {
-            out.push_str(moraic_nasal_before(next_word_start));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    assimilate_nasals(&chars).into_iter().collect()
+}
+
+/// [`assimilate_nasals_across_words`] on characters: one character out for each one in.
+fn assimilate_nasals(chars: &[char]) -> Vec<char> {
+    (0..chars.len())
+        .map(|i| {
+            let next_word_start = (chars.get(i + 1) == Some(&' '))
+                .then(|| chars.get(i + 2).copied())
+                .flatten();
+            if chars[i] == 'ɴ' && next_word_start.is_some() {
+                let assimilated = moraic_nasal_before(next_word_start);
+                assimilated.chars().next().unwrap_or(chars[i])
+            } else {
+                chars[i]
+            }
+        })
+        .collect()
 }
 
 fn katakana_to_hiragana(s: &str) -> String {

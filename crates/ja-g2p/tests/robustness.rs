@@ -2,15 +2,17 @@
 //! threads at once.
 mod common;
 
-use ja_g2p::{G2pError, JaG2p};
+use ja_g2p::{Alignment, G2pError, JaG2p};
 use proptest::prelude::*;
 
 /// Characters Kokoro's vocabulary has (kokoro-v1.0 vocab.json): the output must stay within them.
 const KOKORO_SYMBOLS: &str = " !\"(),.:;?AIOQSTWYabcdefhijklmnopqrstuvwxyzæçðøŋœɐɑɒɔɕɖəɚɛɜɟɡɣɤɥɨɪɯɰɲɳɴɸɹɻɽɾʁʂʃʈʊʋʌʎʒʔʝʣʤʥʦʧʨʰʲˈˌː̃βθχᵊᵝᵻ—“”…→↓↗↘ꭧ";
 
 fn check(g2p: &JaG2p, text: &str) -> Result<(), TestCaseError> {
-    match g2p.phonemize(text) {
-        Ok(phonemes) => {
+    match g2p.align(text) {
+        Ok(alignment) => {
+            check_alignment(text, &alignment)?;
+            let phonemes = alignment.phonemes;
             prop_assert!(
                 !phonemes.is_empty() && phonemes.trim() == phonemes,
                 "{text:?} -> {phonemes:?}"
@@ -25,6 +27,40 @@ fn check(g2p: &JaG2p, text: &str) -> Result<(), TestCaseError> {
         Err(G2pError::NothingSpeakable { .. }) => {}
         Err(G2pError::InlineReading(e)) => prop_assert!(text.contains('{'), "{text:?}: {e}"),
         Err(e) => prop_assert!(false, "{text:?}: unexpected error {e}"),
+    }
+    Ok(())
+}
+
+/// Words in text order within the text; morae in order, apart, within the phonemes, and every
+/// sound of the phonemes in one mora.
+fn check_alignment(text: &str, alignment: &Alignment) -> Result<(), TestCaseError> {
+    let text_len = text.chars().count();
+    let phonemes: Vec<char> = alignment.phonemes.chars().collect();
+    let mut text_at = 0;
+    let mut phoneme_at = 0;
+    let mut in_mora = vec![false; phonemes.len()];
+    for word in &alignment.words {
+        prop_assert!(
+            word.text.start >= text_at && word.text.end <= text_len,
+            "{text:?}: word {word:?} after {text_at}"
+        );
+        text_at = word.text.start;
+        prop_assert!(!word.morae.is_empty(), "{text:?}: {word:?}");
+        for mora in &word.morae {
+            prop_assert!(
+                mora.phonemes.start >= phoneme_at && mora.phonemes.end <= phonemes.len(),
+                "{text:?}: mora {mora:?} of {word:?} after {phoneme_at}"
+            );
+            phoneme_at = mora.phonemes.end;
+            mora.phonemes.clone().for_each(|at| in_mora[at] = true);
+        }
+    }
+    for (at, c) in phonemes.iter().enumerate() {
+        prop_assert!(
+            in_mora[at] || !c.is_alphabetic(),
+            "{text:?}: {c:?} at {at} of {:?} is in no mora",
+            alignment.phonemes
+        );
     }
     Ok(())
 }

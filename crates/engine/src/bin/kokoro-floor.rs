@@ -224,6 +224,7 @@ fn run() -> Result<(), String> {
                 voice: None,
                 speed: arguments.speed,
                 phonemes: utterance.phonemes,
+                timings: None,
             }
         })
         .collect();
