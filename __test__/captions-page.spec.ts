@@ -79,7 +79,6 @@ describe('examples/captions.html', () => {
       const { port } = server.address() as AddressInfo
       const query = new URLSearchParams({ audio: '/clips/clip.wav', vtt: '/clips/clip.vtt', text, probe: moments.join(',') })
       const dom = await dumpDom(`http://127.0.0.1:${port}/examples/captions.html?${query}`)
-      if (process.env.DEBUG_PAGE) console.log(dom)
       const probe = /<pre id="probe">([\s\S]*?)<\/pre>/.exec(dom)?.[1]
       expect(probe).toBe(`${moments[0]} 学校\n${moments[1]} 読みます\ndone`)
       expect(dom).toMatch(/<span[^>]*class="spoken"[^>]*>読みます<\/span>/)
