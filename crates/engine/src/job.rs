@@ -396,8 +396,7 @@ fn prepare(context: &JobContext, task: &Task) -> Result<Prepared, TaskErrorKind>
                     spoken = Some((speech, fingerprint.clone()));
                     Ok(fingerprint)
                 })?;
-                let timings_missing =
-                    wants_timings(config, task) && !sidecar_path(&task.output_path).is_file();
+                let timings_missing = request.align && !sidecar_path(&task.output_path).is_file();
                 match freshness {
                     // Asked for timings, a file without them is made again.
                     Freshness::Current | Freshness::Unfingerprinted if timings_missing => {

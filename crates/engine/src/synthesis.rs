@@ -200,18 +200,23 @@ pub(crate) fn synthesize(
     Ok(Speech { audio, timeline })
 }
 
-/// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
+/// A request to speak `phonemes` as given, with jf_alpha at speed 1.
 #[cfg(test)]
-pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
-    let request = SpeechRequest {
+pub(crate) fn phonemes_request(phonemes: &str) -> SpeechRequest<'_> {
+    SpeechRequest {
         text: "",
         phonemes: Some(phonemes),
         voice: "jf_alpha",
         speed: 1.0,
         user_dictionary: None,
         align: false,
-    };
-    let prepared = prepare(engine, &request).unwrap();
+    }
+}
+
+/// What the model returns for one chunk of `phonemes` (jf_alpha, speed 1), before trimming.
+#[cfg(test)]
+pub(crate) async fn raw_audio(engine: &Engine, phonemes: &str) -> Vec<f32> {
+    let prepared = prepare(engine, &phonemes_request(phonemes)).unwrap();
     let [Chunk { token_ids, .. }] = prepared.chunks.as_slice() else {
         panic!("{phonemes:?} is one chunk");
     };
@@ -237,22 +242,11 @@ mod tests {
     use crate::layout::InferenceLayout;
     use crate::test_support::{LONG_PHONEMES, SHORT_PHONEMES, engine};
 
-    fn request(phonemes: &str) -> SpeechRequest<'_> {
-        SpeechRequest {
-            text: "",
-            phonemes: Some(phonemes),
-            voice: "jf_alpha",
-            speed: 1.0,
-            user_dictionary: None,
-            align: false,
-        }
-    }
-
     #[test]
     fn long_phonemes_are_cut_into_model_sized_chunks_at_sentence_ends() {
         let engine = engine();
         let twice = format!("{LONG_PHONEMES} {LONG_PHONEMES}");
-        let prepared = prepare(&engine, &request(&twice)).unwrap();
+        let prepared = prepare(&engine, &phonemes_request(&twice)).unwrap();
         assert_eq!(prepared.chunks.len(), 2);
         assert!(
             prepared
@@ -282,7 +276,7 @@ mod tests {
             .collect();
         assert!(indices.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(indices.last(), Some(&(symbols.len() - 1)));
-        let one = prepare(&engine, &request(LONG_PHONEMES)).unwrap();
+        let one = prepare(&engine, &phonemes_request(LONG_PHONEMES)).unwrap();
         assert_eq!(
             one.chunks,
             vec![Chunk {
@@ -303,7 +297,7 @@ mod tests {
                 &engine,
                 &SpeechRequest {
                     speed,
-                    ..request("ɡaʔkoː de, hoɴ o jomʲimasɨ.")
+                    ..phonemes_request("ɡaʔkoː de, hoɴ o jomʲimasɨ.")
                 },
             )
             .unwrap();
