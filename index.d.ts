@@ -188,6 +188,16 @@ export interface PoolOptions {
   /** Silence before and after the speech in ms (default 50). */
   padMs?: number
   /**
+   * Shortest silence at 、 between words, in ms (default 150; 0: as the model speaks, which
+   * often glides through the comma). docs/timings.md.
+   */
+  commaPauseMs?: number
+  /**
+   * Shortest silence at 。！？ followed by more words in the same item, in ms (default 300;
+   * 0: as the model speaks).
+   */
+  sentencePauseMs?: number
+  /**
    * Return every task's timings (when each word and mora is spoken) in its result and write
    * them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
    */

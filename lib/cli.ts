@@ -59,6 +59,8 @@ interface ParsedOptions {
   sampleRate: string
   loudness?: number
   padMs: number
+  commaPauseMs: number
+  sentencePauseMs: number
   force: boolean
   prune: boolean
 }
@@ -203,6 +205,16 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--pad-ms <ms>', 'silence before and after the speech').argParser(integerIn(0, 5000)).default(50),
     )
+    .addOption(
+      new Option('--comma-pause-ms <ms>', 'shortest silence at 、 between words; 0: as the model speaks')
+        .argParser(integerIn(0, 5000))
+        .default(150),
+    )
+    .addOption(
+      new Option('--sentence-pause-ms <ms>', 'shortest silence at 。！？ followed by more words; 0: as the model speaks')
+        .argParser(integerIn(0, 5000))
+        .default(300),
+    )
     .option('--force', 'regenerate every file, even current ones and files without a fingerprint', false)
     .option('--prune', 'remove orphans: audio files in the type folders that no item produces', false)
     .helpOption('-h, --help', 'show every option with its default')
@@ -252,6 +264,8 @@ export async function main(
       sampleRate: Number(parsed.sampleRate),
       loudness: parsed.loudness,
       padMs: parsed.padMs,
+      commaPauseMs: parsed.commaPauseMs,
+      sentencePauseMs: parsed.sentencePauseMs,
     },
     force: parsed.force,
     prune: parsed.prune,

@@ -22,6 +22,9 @@ export interface OutputSettings {
   /** Integrated loudness target, LUFS. */
   loudness?: number
   padMs?: number
+  /** Shortest silence at 、 and at 。！？ between words, ms. */
+  commaPauseMs?: number
+  sentencePauseMs?: number
 }
 
 export interface JobPlan {

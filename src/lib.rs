@@ -15,8 +15,8 @@ use ja_g2p::UserDictionary;
 use kokoro_engine::fingerprint::task_freshness;
 use kokoro_engine::{
     AssetPaths, AudioFormat, EngineError, EngineOptions, Freshness, InferenceLayout, ModelVariant,
-    OutputOptions, PoolConfig, PoolError, ProgressEvent, RunReport, SegmentKind, SessionSharing,
-    Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
+    OutputOptions, PauseLengths, PoolConfig, PoolError, ProgressEvent, RunReport, SegmentKind,
+    SessionSharing, Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
 use napi::bindgen_prelude::*;
@@ -93,6 +93,12 @@ pub struct PoolOptions {
     pub loudness: Option<f64>,
     /// Silence before and after the speech in ms (default 50).
     pub pad_ms: Option<u32>,
+    /// Shortest silence at 、 between words, in ms (default 150; 0: as the model speaks, which
+    /// often glides through the comma). docs/timings.md.
+    pub comma_pause_ms: Option<u32>,
+    /// Shortest silence at 。！？ followed by more words in the same item, in ms (default 300;
+    /// 0: as the model speaks).
+    pub sentence_pause_ms: Option<u32>,
     /// Return every task's timings (when each word and mora is spoken) in its result and write
     /// them beside its file as `<outputPath>.timings.json` (default false; docs/timings.md).
     pub timings: Option<bool>,
@@ -327,6 +333,8 @@ impl AudioWorkerPool {
             sample_rate: None,
             loudness: None,
             pad_ms: None,
+            comma_pause_ms: None,
+            sentence_pause_ms: None,
         });
         let concurrency = whole_number(
             "concurrency",
@@ -636,6 +644,12 @@ fn output_options(options: &PoolOptions) -> Result<OutputOptions> {
         sample_rate: options.sample_rate.unwrap_or(defaults.sample_rate),
         loudness_lufs: options.loudness,
         pad_ms: options.pad_ms.unwrap_or(defaults.pad_ms),
+        pauses: PauseLengths {
+            comma_ms: options.comma_pause_ms.unwrap_or(defaults.pauses.comma_ms),
+            sentence_ms: options
+                .sentence_pause_ms
+                .unwrap_or(defaults.pauses.sentence_ms),
+        },
     };
     output.check().map_err(invalid)?;
     Ok(output)

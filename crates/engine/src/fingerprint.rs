@@ -3,7 +3,8 @@
 //!
 //! It holds the phonemes actually spoken (so a dictionary or G2P change counts, not only a text
 //! edit), the voice, the speed, the model variant and its pinned SHA-256, the encoding (format,
-//! bit rate, sample rate), the loudness target and the padding, plus [`PIPELINE_VERSION`]. A file
+//! bit rate, sample rate), the loudness target and the padding, the pause lengths when the
+//! phonemes have a mark between words they apply to, plus [`PIPELINE_VERSION`]. A file
 //! whose stored fingerprint equals the one a task would write now is current; otherwise
 //! [`Fingerprint::changes`] says what differs. A file with no fingerprint (written before
 //! fingerprints existed, or by another tool) is [`Freshness::Unfingerprinted`]: callers keep it
@@ -50,7 +51,7 @@ impl Fingerprint {
         let encoding = &recipe.output.encoding;
         // Through its shortest decimal form: 0.9f32 is stored as 0.9, not 0.8999999761581421.
         let speed: f64 = recipe.speed.to_string().parse().unwrap_or(1.0);
-        let Value::Object(fields) = json!({
+        let Value::Object(mut fields) = json!({
             VERSION_KEY: PIPELINE_VERSION,
             "phonemes": recipe.phonemes,
             "voice": recipe.voice,
@@ -65,6 +66,13 @@ impl Fingerprint {
         }) else {
             unreachable!("json! of an object literal is an object")
         };
+        let pauses = &recipe.output.pauses;
+        if pauses.apply_to(recipe.phonemes) {
+            fields.insert(
+                "pause_ms".to_string(),
+                json!({"comma": pauses.comma_ms, "sentence": pauses.sentence_ms}),
+            );
+        }
         Fingerprint(fields)
     }
 
@@ -100,6 +108,7 @@ impl Fingerprint {
                     "sample_rate" => "sample rate",
                     "loudness_lufs" => "loudness",
                     "pad_ms" => "padding",
+                    "pause_ms" => "pauses",
                     other => other,
                 };
                 let reason = format!("{what} changed");
@@ -214,12 +223,14 @@ pub(crate) fn fingerprint_of(
 mod tests {
     use super::*;
     use crate::encode::{AudioFormat, Encoding};
+    use crate::pauses::PauseLengths;
 
     fn spec(format: AudioFormat) -> OutputSpec {
         OutputSpec {
             encoding: Encoding::new(format, None, 24_000).unwrap(),
             loudness_lufs: None,
             pad_ms: 50,
+            pauses: PauseLengths::default(),
         }
     }
 
@@ -281,5 +292,30 @@ mod tests {
         };
         let normalised = Fingerprint::new(&recipe("tabeɾɯ", "jf_alpha", &louder));
         assert_eq!(normalised.changes(&stored), ["loudness changed"]);
+    }
+
+    #[test]
+    fn pause_lengths_count_only_for_phonemes_with_a_mark_between_words() {
+        let default = spec(AudioFormat::Wav);
+        let longer = OutputSpec {
+            pauses: PauseLengths {
+                comma_ms: 250,
+                ..PauseLengths::default()
+            },
+            ..default
+        };
+        let with_comma = |output| Fingerprint::new(&recipe("ima, ame", "jf_alpha", output));
+        assert!(
+            with_comma(&default)
+                .to_text()
+                .contains("\"pause_ms\":{\"comma\":150,")
+        );
+        assert_eq!(
+            with_comma(&longer).changes(&with_comma(&default)),
+            ["pauses changed"]
+        );
+        let word = |output| Fingerprint::new(&recipe("tabeɾɯ.", "jf_alpha", output));
+        assert!(!word(&default).to_text().contains("pause_ms"));
+        assert!(word(&longer).changes(&word(&default)).is_empty());
     }
 }

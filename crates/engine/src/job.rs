@@ -8,7 +8,8 @@
 //!    most that many tasks check folders at once or hold phonemes while they wait (a few KiB each),
 //!    and none holds an open file.
 //! 2. [`Job::wait_for_slot`]: wait for an inference slot; the engine's layout bounds the runs.
-//! 3. [`Job::infer`]: run the model on each chunk, trim and join (holding the slot).
+//! 3. [`Job::infer`]: run the model on each chunk, trim and join (holding the slot), then make the
+//!    pauses at punctuation (`pauses.rs`).
 //! 4. [`Job::write`]: render the audio (`render.rs`: resampling, loudness, padding, encoding,
 //!    the fingerprint tag) and write it atomically and durably (`output.rs`), after the slot is
 //!    free. At most one task per slot writes at once.
@@ -31,6 +32,7 @@ use crate::error::{TaskError, TaskErrorKind};
 use crate::fingerprint::{self, Fingerprint, Freshness, fingerprint_of};
 use crate::inference::{InferenceSlot, RunStop, StopReason};
 use crate::output::{self, ExistingOutput};
+use crate::pauses::{self, PauseLengths};
 use crate::render::{self, OutputSpec, render};
 use crate::scheduler::PoolConfig;
 use crate::synthesis::{self, PreparedSpeech, Speech, SpeechRequest};
@@ -194,7 +196,9 @@ impl Job {
         let _stop_if_dropped = StopOnDrop(stop.clone());
         let phonemes = speech.phonemes.clone();
         let alignment = speech.alignment.take();
-        let Speech { audio, timeline } = self.infer(speech, slot, stop.clone()).await?;
+        let Speech { audio, timeline } = self
+            .infer(speech, output.pauses, slot, stop.clone())
+            .await?;
         trace::mark(&mut self.marks, Mark::Inferred);
         let timings = self.wants_timings().then(|| {
             let pad = render::pad_samples(SAMPLE_RATE, output.pad_ms);
@@ -237,17 +241,21 @@ impl Job {
             .map_err(|cause| TaskErrorKind::Internal { cause })
     }
 
-    /// Stage 3: the model on every chunk; the slot is freed when the runs end.
+    /// Stage 3: the model on every chunk, then the pauses at punctuation; the slot is freed when
+    /// the runs end.
     async fn infer(
         &mut self,
         speech: PreparedSpeech,
+        pauses: PauseLengths,
         slot: InferenceSlot,
         stop: Arc<RunStop>,
     ) -> Result<Speech, TaskErrorKind> {
         let engine = self.context.engine.clone();
         let run_stop = stop.clone();
         let work = tokio::task::spawn_blocking(move || {
-            synthesis::synthesize(&engine, &speech, &slot, &run_stop)
+            let spoken = synthesis::synthesize(&engine, &speech, &slot, &run_stop)?;
+            drop(slot);
+            Ok(pauses::lengthen(spoken, &speech.phonemes, &pauses))
         });
         self.finish(Stage::Infer, work, Some(&stop)).await
     }

@@ -12,7 +12,8 @@
 //!   the measured choice of session sharing is documented there. [`layout`]: slots × threads,
 //!   and the policy that fills the cores. `graph_cache` keeps ONNX Runtime's optimised graph of
 //!   the model in the assets folder, so that a session starts in well under a second.
-//! - [`audio`]: silence trimming and joining chunks; [`render`]: what the speech becomes on disk
+//! - [`audio`]: silence trimming and joining chunks; [`pauses`]: silence at 、 and 。 between
+//!   words, where the timeline puts the mark; [`render`]: what the speech becomes on disk
 //!   (resampling, [`loudness`], padding, then [`encode`]: WAV, MP3, Opus, FLAC; [`wav`] also
 //!   checks an existing WAV is complete), tagged with its [`fingerprint`] that decides whether a
 //!   rerun regenerates it; [`output`]: where files are written (atomically and durably).
@@ -59,6 +60,7 @@ pub mod job;
 pub mod layout;
 pub mod loudness;
 pub mod output;
+pub mod pauses;
 pub mod render;
 pub mod scheduler;
 pub mod synthesis;
@@ -82,6 +84,7 @@ pub use fingerprint::{Fingerprint, Freshness};
 pub use inference::SessionSharing;
 pub use job::Stage;
 pub use layout::{InferenceLayout, available_cores};
+pub use pauses::PauseLengths;
 pub use render::{DEFAULT_PAD_MS, OutputOptions, OutputSpec};
 pub use scheduler::{
     Batch, MAX_CONCURRENCY, Pool, PoolConfig, ProgressEvent, RunCanceller, RunReport, TaskReport,

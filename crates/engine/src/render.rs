@@ -6,6 +6,7 @@ use crate::audio::SAMPLE_RATE;
 use crate::decode::decode;
 use crate::encode::{AudioFormat, Encoding, encode};
 use crate::loudness::{TARGET_RANGE_LUFS, measure, normalize};
+use crate::pauses::PauseLengths;
 use std::path::Path;
 
 /// Silence added before and after the speech by default, in ms. The speech itself keeps 30 ms of
@@ -30,6 +31,8 @@ pub struct OutputOptions {
     pub loudness_lufs: Option<f64>,
     /// Silence added before and after the speech, ms.
     pub pad_ms: u32,
+    /// Shortest silence at punctuation between words (`pauses.rs`).
+    pub pauses: PauseLengths,
 }
 
 impl Default for OutputOptions {
@@ -40,6 +43,7 @@ impl Default for OutputOptions {
             sample_rate: SAMPLE_RATE,
             loudness_lufs: None,
             pad_ms: DEFAULT_PAD_MS,
+            pauses: PauseLengths::default(),
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct OutputSpec {
     pub encoding: Encoding,
     pub loudness_lufs: Option<f64>,
     pub pad_ms: u32,
+    pub pauses: PauseLengths,
 }
 
 impl OutputOptions {
@@ -70,6 +75,7 @@ impl OutputOptions {
                 self.pad_ms
             ));
         }
+        self.pauses.check()?;
         // Without a format, each path's extension decides; the bit rate is checked per file then.
         let format = self.format.unwrap_or(AudioFormat::Wav);
         let bitrate = self.bitrate_kbps.filter(|_| self.format.is_some());
@@ -95,6 +101,7 @@ impl OutputOptions {
             encoding: Encoding::new(format, bitrate, self.sample_rate)?,
             loudness_lufs: self.loudness_lufs,
             pad_ms: self.pad_ms,
+            pauses: self.pauses,
         })
     }
 }

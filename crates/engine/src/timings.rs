@@ -156,7 +156,7 @@ impl Timings {
 }
 
 /// What [`check_against_audio`] measured: for each pause between two words, the RMS of the
-/// audio in the pause and in the morae on either side of it.
+/// audio in the pause and in the words on either side of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PauseLevels {
     pub pause: String,
@@ -249,28 +249,26 @@ pub fn check_against_audio(
         {
             continue;
         }
-        let (Some(last_mora), Some(first_mora)) = (before.morae.last(), after.morae.first()) else {
-            continue;
-        };
         let measured = PauseLevels {
             pause: segment.text.clone(),
             start: segment.start,
             end: segment.end,
             rms: level(segment.start, segment.end),
-            before_rms: level(last_mora.start, last_mora.end),
-            after_rms: level(first_mora.start, first_mora.end),
+            before_rms: level(before.start, before.end),
+            after_rms: level(after.start, after.end),
         };
         pauses.push(measured);
     }
     Ok(pauses)
 }
 
-/// A pause is quieter than this share of the RMS of the mora on either side of it.
+/// A pause is quieter than this share of the RMS of the word on either side of it.
 const PAUSE_LEVEL_RATIO: f64 = 0.5;
 
 impl PauseLevels {
     /// The audio pauses where the timings put the mark: its RMS there is under half that of the
-    /// mora on either side.
+    /// word on either side. Words, not their nearest morae: a devoiced or fricative mora (ひ çi,
+    /// す sɨ) is nearly as quiet as a pause, and the check would measure it instead.
     pub fn is_quiet(&self) -> bool {
         self.rms < PAUSE_LEVEL_RATIO * self.before_rms.min(self.after_rms)
     }
@@ -279,16 +277,30 @@ impl PauseLevels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pauses::PauseLengths;
+    use crate::render::OutputOptions;
     use crate::scheduler::{Pool, PoolConfig};
     use crate::task::{Task, TaskOutcome};
     use crate::test_support::{engine, scratch_dir};
 
     /// Speaks each text with timings; returns, per text, the timings and the samples read back.
     async fn speak(dir: &Path, texts: &[&str]) -> Vec<(Timings, Vec<f32>)> {
+        speak_with_pauses(dir, texts, PauseLengths::default()).await
+    }
+
+    async fn speak_with_pauses(
+        dir: &Path,
+        texts: &[&str],
+        pauses: PauseLengths,
+    ) -> Vec<(Timings, Vec<f32>)> {
         let pool = Pool::new(
             engine(),
             PoolConfig {
                 timings: true,
+                output: OutputOptions {
+                    pauses,
+                    ..OutputOptions::default()
+                },
                 ..PoolConfig::default()
             },
         )
@@ -371,6 +383,47 @@ mod tests {
             length(alone),
             length(sentence)
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_comma_gets_its_pause_and_the_words_keep_their_length() {
+        // Kokoro glides through this comma (imaa ame) when left alone.
+        let text = "今、雨が降っています。";
+        let dir = scratch_dir("pauses");
+        let paused = speak_with_pauses(&dir.join("paused"), &[text], PauseLengths::default()).await;
+        let model = speak_with_pauses(&dir.join("model"), &[text], PauseLengths::MODEL).await;
+        let (paused, paused_audio) = &paused[0];
+        let (model, model_audio) = &model[0];
+        let levels = check_against_audio(paused, paused_audio, crate::audio::SAMPLE_RATE).unwrap();
+        let as_spoken = check_against_audio(model, model_audio, crate::audio::SAMPLE_RATE).unwrap();
+        eprintln!("at 、 with pauses: {levels:?}\nas the model speaks: {as_spoken:?}");
+        assert_eq!(levels.len(), 1, "{paused:?}");
+        assert!(levels[0].is_quiet(), "the audio pauses at 、: {levels:?}");
+        let comma = &levels[0];
+        assert!(
+            comma.end - comma.start >= 0.1499,
+            "at least 150 ms of pause: {comma:?}"
+        );
+        // The same speech around the pause: each word as long as the model made it, within the
+        // 15 ms before or 5 ms after its predicted start where the audio may resume.
+        let words = |timings: &Timings| -> Vec<(String, f64)> {
+            timings
+                .segments
+                .iter()
+                .filter(|s| s.kind == SegmentKind::Word)
+                .map(|s| (s.text.clone(), s.end - s.start))
+                .collect()
+        };
+        let (with_pause, without) = (words(paused), words(model));
+        assert_eq!(with_pause.len(), without.len());
+        for ((word, paused_length), (_, model_length)) in with_pause.iter().zip(&without) {
+            assert!(
+                (paused_length - model_length).abs() <= 0.0155,
+                "{word}: {paused_length} s with the pause, {model_length} s without"
+            );
+        }
+        assert!(paused.duration > model.duration);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
                 for level in levels {
                     let ratio = level.rms / level.before_rms.min(level.after_rms);
                     println!(
-                        "{}\t{}\t{:.3}-{:.3} s\tRMS {:.4} (mora before {:.4}, after {:.4}; ratio {ratio:.3}){}",
+                        "{}\t{}\t{:.3}-{:.3} s\tRMS {:.4} (word before {:.4}, after {:.4}; ratio {ratio:.3}){}",
                         sidecar.display(),
                         level.pause,
                         level.start,
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     let median = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
     let worst = ratios.last().copied().unwrap_or(f64::NAN);
     println!(
-        "{} files, {failed} failed; {pauses} marks between words, {quiet} with a pause in the audio; RMS there / the quieter neighbouring mora's: median {median:.3}, highest {worst:.3}",
+        "{} files, {failed} failed; {pauses} marks between words, {quiet} with a pause in the audio; RMS there / the quieter neighbouring word's: median {median:.3}, highest {worst:.3}",
         found.len()
     );
     if failed > 0 {

@@ -1,0 +1,456 @@
+//! Pauses at punctuation between words: the silence a learner hears at 、 and at a 。 inside an
+//! item, which Kokoro itself makes only sometimes.
+//!
+//! The model gives a comma its own frames but often fills them with the vowel before it, held or
+//! gliding into the next word (今、雨が → *imaa ame*; docs/timings.md), and no phoneme symbol
+//! changes that. So the pause is made here, where the timeline says the mark is spoken: the audio
+//! fades out where the mark's frames begin, is silent for at least the configured length, and
+//! resumes at the quietest point next to where the next word begins. The timeline moves with it,
+//! so timings and the file agree.
+
+use crate::audio::SAMPLE_RATE;
+use crate::synthesis::Speech;
+use crate::timeline::{PhonemeTimeline, TimedToken};
+use std::ops::Range;
+
+/// Default silence at 、 (and `,` `;` `:` `…` `—` in given phonemes), ms.
+pub const DEFAULT_COMMA_PAUSE_MS: u32 = 150;
+/// Default silence at 。！？ followed by more words in the same item, ms.
+pub const DEFAULT_SENTENCE_PAUSE_MS: u32 = 300;
+/// Longest pause accepted.
+pub const MAX_PAUSE_MS: u32 = 5_000;
+
+/// Shortest silence at each kind of mark between two words; 0 leaves that kind as the model speaks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PauseLengths {
+    pub comma_ms: u32,
+    pub sentence_ms: u32,
+}
+
+impl Default for PauseLengths {
+    fn default() -> Self {
+        PauseLengths {
+            comma_ms: DEFAULT_COMMA_PAUSE_MS,
+            sentence_ms: DEFAULT_SENTENCE_PAUSE_MS,
+        }
+    }
+}
+
+/// The two kinds of punctuation the model pauses at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Mark {
+    Comma,
+    Sentence,
+}
+
+/// The mark a phoneme character is, if any (the G2P writes 、 as `,` and 。 as `.`).
+fn mark_of(symbol: char) -> Option<Mark> {
+    match symbol {
+        ',' | ';' | ':' | '…' | '—' | '、' => Some(Mark::Comma),
+        '.' | '!' | '?' | '。' | '！' | '？' => Some(Mark::Sentence),
+        _ => None,
+    }
+}
+
+/// What a phoneme character is to the pause finder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Symbol {
+    Spoken,
+    Space,
+    Mark(Mark),
+}
+
+fn symbol_of(character: char) -> Symbol {
+    match mark_of(character) {
+        Some(mark) => Symbol::Mark(mark),
+        None if character.is_whitespace() => Symbol::Space,
+        None => Symbol::Spoken,
+    }
+}
+
+/// Fade of the held sound into the pause: long enough not to click, short enough that the
+/// pause is silence from the mark's first half-frame on.
+const FADE_OUT_SAMPLES: usize = SAMPLE_RATE as usize * 10 / 1000;
+/// Fade back in, at a quiet point, only to avoid a click.
+const FADE_IN_SAMPLES: usize = SAMPLE_RATE as usize * 5 / 1000;
+/// The next word may start this much before its predicted start (the timeline is within about
+/// 8 ms, quartiles) or after it: the audio resumes at the quietest point in that window.
+const RESUME_BEFORE_SAMPLES: usize = SAMPLE_RATE as usize * 15 / 1000;
+const RESUME_AFTER_SAMPLES: usize = SAMPLE_RATE as usize * 5 / 1000;
+/// Energy window and step of that search.
+const QUIET_WINDOW_SAMPLES: usize = SAMPLE_RATE as usize * 5 / 1000;
+const QUIET_STEP_SAMPLES: usize = SAMPLE_RATE as usize / 1000;
+
+impl PauseLengths {
+    /// As the model speaks: no pause is changed.
+    pub const MODEL: PauseLengths = PauseLengths {
+        comma_ms: 0,
+        sentence_ms: 0,
+    };
+
+    pub fn check(&self) -> Result<(), String> {
+        for (name, ms) in [("comma", self.comma_ms), ("sentence", self.sentence_ms)] {
+            if ms > MAX_PAUSE_MS {
+                return Err(format!(
+                    "{name} pause {ms} ms is out of range: use 0 to {MAX_PAUSE_MS}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn samples(&self, mark: Mark) -> usize {
+        let ms = match mark {
+            Mark::Comma => self.comma_ms,
+            Mark::Sentence => self.sentence_ms,
+        };
+        (u64::from(SAMPLE_RATE) * u64::from(ms) / 1000) as usize
+    }
+
+    /// Whether these lengths change speech of `phonemes`: a mark they set stands between two
+    /// spoken symbols. The fingerprint records the lengths only then, so files without such a
+    /// mark stay current when the lengths change.
+    pub fn apply_to(&self, phonemes: &str) -> bool {
+        let mut symbols = phonemes.chars().map(symbol_of);
+        let mut spoken_before = false;
+        let mut pending = None;
+        for symbol in symbols.by_ref() {
+            match symbol {
+                Symbol::Spoken if pending.is_some_and(|mark| self.samples(mark) > 0) => {
+                    return true;
+                }
+                Symbol::Spoken => {
+                    spoken_before = true;
+                    pending = None;
+                }
+                Symbol::Mark(mark) if spoken_before => pending = pending.max(Some(mark)),
+                Symbol::Mark(_) | Symbol::Space => {}
+            }
+        }
+        false
+    }
+}
+
+/// One pause to make: the mark's tokens, where its frames start, where the next word starts,
+/// and the shortest silence asked for.
+struct Pause {
+    tokens: Range<usize>,
+    start: usize,
+    next_word: usize,
+    shortest: usize,
+}
+
+/// The marks between two spoken tokens of one chunk (a pad, which ends a chunk, is not crossed:
+/// chunks are joined with their own pause). Consecutive marks (`?!`, `. `) make one pause, of
+/// the longer kind.
+fn pauses_in(timeline: &PhonemeTimeline, phonemes: &[char], lengths: &PauseLengths) -> Vec<Pause> {
+    let symbol = |token: &TimedToken| {
+        token
+            .phoneme
+            .and_then(|p| phonemes.get(p))
+            .map(|&c| symbol_of(c))
+    };
+    let tokens = &timeline.tokens;
+    let mut pauses = Vec::new();
+    let mut index = 0;
+    while index < tokens.len() {
+        let after_speech = index > 0 && symbol(&tokens[index - 1]) == Some(Symbol::Spoken);
+        let Some(Symbol::Mark(first)) = symbol(&tokens[index]) else {
+            index += 1;
+            continue;
+        };
+        let mut mark = first;
+        let mut next = index + 1;
+        while let Some(Symbol::Mark(_) | Symbol::Space) = tokens.get(next).and_then(symbol) {
+            if let Some(Symbol::Mark(another)) = symbol(&tokens[next]) {
+                mark = mark.max(another);
+            }
+            next += 1;
+        }
+        let shortest = lengths.samples(mark);
+        if after_speech && shortest > 0 && tokens.get(next).and_then(symbol) == Some(Symbol::Spoken)
+        {
+            pauses.push(Pause {
+                tokens: index..next,
+                start: tokens[index].samples.start,
+                next_word: tokens[next].samples.start,
+                shortest,
+            });
+        }
+        index = next;
+    }
+    pauses
+}
+
+/// The sample in `window` where the 5 ms after it are quietest.
+fn quietest(audio: &[f32], window: Range<usize>) -> usize {
+    let energy = |at: usize| -> f32 {
+        audio[at.min(audio.len())..(at + QUIET_WINDOW_SAMPLES).min(audio.len())]
+            .iter()
+            .map(|x| x * x)
+            .sum()
+    };
+    window
+        .clone()
+        .step_by(QUIET_STEP_SAMPLES)
+        .min_by(|&a, &b| energy(a).total_cmp(&energy(b)))
+        .unwrap_or(window.start)
+}
+
+/// Half a raised cosine: 1 at 0, 0 at `length`.
+fn fade_down(index: usize, length: usize) -> f32 {
+    let phase = index as f32 / length.max(1) as f32;
+    0.5 * (1.0 + (std::f32::consts::PI * phase).cos())
+}
+
+/// One edit of the audio: source samples `start..resume` became silence ending at `resume_out`.
+struct Edit {
+    tokens: Range<usize>,
+    start: usize,
+    resume: usize,
+    resume_out: usize,
+}
+
+/// `speech` with a pause of at least `lengths` at each mark between two words of `phonemes`
+/// (the phonemes it was spoken from); the timeline moves with the audio. Unchanged when the
+/// lengths are all 0 or there is no such mark.
+pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -> Speech {
+    let phonemes: Vec<char> = phonemes.chars().collect();
+    let pauses = pauses_in(&speech.timeline, &phonemes, lengths);
+    if pauses.is_empty() {
+        return speech;
+    }
+    let Speech { audio, timeline } = speech;
+    let added: usize = pauses.iter().map(|pause| pause.shortest).sum();
+    let mut out = Vec::with_capacity(audio.len() + added);
+    let mut edits: Vec<Edit> = Vec::with_capacity(pauses.len());
+    let mut copied = 0;
+    for pause in pauses {
+        // The fade ends within the mark's frames, or at its start when they are fewer.
+        let fade_end = (pause.start + FADE_OUT_SAMPLES).min(pause.next_word.max(pause.start));
+        // A mark too close to the previous resumption, or at the very end, is left as it is.
+        if pause.start < copied || fade_end >= audio.len() {
+            continue;
+        }
+        let fade_start = fade_end.saturating_sub(FADE_OUT_SAMPLES).max(copied);
+        out.extend_from_slice(&audio[copied..fade_start]);
+        let fade = fade_end - fade_start;
+        out.extend(
+            audio[fade_start..fade_end]
+                .iter()
+                .enumerate()
+                .map(|(index, sample)| sample * fade_down(index, fade)),
+        );
+        let start_out = out.len() - (fade_end - pause.start);
+        let search = pause
+            .next_word
+            .saturating_sub(RESUME_BEFORE_SAMPLES)
+            .max(fade_end)
+            ..(pause.next_word + RESUME_AFTER_SAMPLES)
+                .min(audio.len())
+                .max(fade_end + 1);
+        let resume = quietest(&audio, search);
+        let resume_out = start_out + pause.shortest.max(resume - pause.start);
+        out.resize(resume_out, 0.0);
+        let fade_in_end = (resume + FADE_IN_SAMPLES).min(audio.len());
+        out.extend(
+            audio[resume..fade_in_end]
+                .iter()
+                .enumerate()
+                .map(|(index, sample)| sample * (1.0 - fade_down(index, FADE_IN_SAMPLES))),
+        );
+        edits.push(Edit {
+            tokens: pause.tokens,
+            start: pause.start,
+            resume,
+            resume_out,
+        });
+        copied = fade_in_end;
+    }
+    out.extend_from_slice(&audio[copied..]);
+    // Source sample → output sample: unchanged before the first edit, shifted after each
+    // resumption, and the pause's end for anything inside it.
+    let to_out = |sample: usize| -> usize {
+        match edits.iter().rev().find(|edit| edit.start < sample) {
+            None => sample,
+            Some(edit) if sample < edit.resume => edit.resume_out,
+            Some(edit) => sample - edit.resume + edit.resume_out,
+        }
+    };
+    let mut tokens: Vec<TimedToken> = timeline
+        .tokens
+        .into_iter()
+        .map(|token| TimedToken {
+            phoneme: token.phoneme,
+            samples: to_out(token.samples.start)..to_out(token.samples.end),
+        })
+        .collect();
+    // A pause's mark lasts until its silence ends; the spaces after it take no time, and the
+    // next word starts where the sound does (up to 15 ms before its predicted start).
+    for edit in &edits {
+        let mark = &mut tokens[edit.tokens.start];
+        mark.samples.end = edit.resume_out;
+        for token in &mut tokens[edit.tokens.start + 1..edit.tokens.end] {
+            token.samples = edit.resume_out..edit.resume_out;
+        }
+        if let Some(next_word) = tokens.get_mut(edit.tokens.end) {
+            next_word.samples.start = edit.resume_out.min(next_word.samples.end);
+        }
+    }
+    Speech {
+        timeline: PhonemeTimeline {
+            tokens,
+            samples: out.len(),
+        },
+        audio: out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: usize = 600;
+
+    /// `ma, ta` as the model often speaks it: one held tone through the comma's three frames, and
+    /// a pad at each end.
+    fn held_vowel_speech() -> (Speech, &'static str) {
+        let phonemes = "ma, ta";
+        // Tokens: pad, m, a, ',', ' ', t, a, pad; frames 1,2,2,3,0,2,2,1.
+        let frames = [
+            (None, 1),
+            (Some(0), 2),
+            (Some(1), 2),
+            (Some(2), 3),
+            (Some(3), 0),
+            (Some(4), 2),
+            (Some(5), 2),
+            (None, 1),
+        ];
+        let mut tokens = Vec::new();
+        let mut at = 0;
+        for (phoneme, count) in frames {
+            tokens.push(TimedToken {
+                phoneme,
+                samples: at..at + count * FRAME,
+            });
+            at += count * FRAME;
+        }
+        let audio = (0..at)
+            .map(|i| 0.3 * (i as f32 * 0.05).sin())
+            .collect::<Vec<f32>>();
+        let timeline = PhonemeTimeline {
+            tokens,
+            samples: at,
+        };
+        (Speech { audio, timeline }, phonemes)
+    }
+
+    fn rms(samples: &[f32]) -> f32 {
+        (samples.iter().map(|x| x * x).sum::<f32>() / samples.len().max(1) as f32).sqrt()
+    }
+
+    #[test]
+    fn a_held_comma_becomes_silence_of_the_asked_length_and_the_words_keep_their_sound() {
+        let (speech, phonemes) = held_vowel_speech();
+        let source = speech.audio.clone();
+        let before = speech.timeline.clone();
+        let lengths = PauseLengths {
+            comma_ms: 200,
+            sentence_ms: 400,
+        };
+        let paused = lengthen(speech, phonemes, &lengths);
+        let mark = paused.timeline.tokens[3].samples.clone();
+        let t = paused.timeline.tokens[5].samples.clone();
+        assert_eq!(
+            mark.start, before.tokens[3].samples.start,
+            "the mark starts where it did"
+        );
+        assert!(
+            mark.len() >= 200 * 24 && mark.len() <= 200 * 24 + FRAME,
+            "the pause lasts 200 ms: {mark:?}"
+        );
+        assert_eq!(t.start, mark.end, "the next word starts where the pause ends");
+        // After the fade, silence; before the mark, the source untouched.
+        assert_eq!(
+            rms(&paused.audio[mark.start + FADE_OUT_SAMPLES..mark.end]),
+            0.0
+        );
+        assert!(paused.audio[..mark.start] == source[..mark.start]);
+        // After the fade-in, the source as it was: the next word sounds as the model made it.
+        let tail =
+            source.len() - before.tokens[5].samples.start - RESUME_AFTER_SAMPLES - FADE_IN_SAMPLES;
+        assert!(paused.audio[paused.audio.len() - tail..] == source[source.len() - tail..]);
+        assert_eq!(paused.audio.len(), paused.timeline.samples);
+        assert_eq!(
+            paused.timeline.tokens.last().unwrap().samples.end,
+            paused.audio.len()
+        );
+        // The space after the mark takes no time; tokens stay in order.
+        assert!(paused.timeline.tokens[4].samples.is_empty());
+        for pair in paused.timeline.tokens.windows(2) {
+            assert!(pair[0].samples.end <= pair[1].samples.start, "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_of_zero_and_marks_not_between_words_change_nothing() {
+        let (speech, phonemes) = held_vowel_speech();
+        let unchanged = lengthen(
+            Speech {
+                audio: speech.audio.clone(),
+                timeline: speech.timeline.clone(),
+            },
+            phonemes,
+            &PauseLengths::MODEL,
+        );
+        assert!(unchanged.audio == speech.audio);
+        assert_eq!(unchanged.timeline, speech.timeline);
+        // Only a sentence length: a comma stays as the model spoke it.
+        let sentence_only = PauseLengths {
+            comma_ms: 0,
+            sentence_ms: 300,
+        };
+        let length = speech.audio.len();
+        assert_eq!(
+            lengthen(speech, phonemes, &sentence_only).audio.len(),
+            length
+        );
+        // A mark at the end, or followed by a pad (the end of a chunk), is no pause between words.
+        assert!(!PauseLengths::default().apply_to("desɨ."));
+        assert!(!PauseLengths::default().apply_to(", desɨ"));
+        assert!(PauseLengths::default().apply_to("ima, ame"));
+        assert!(PauseLengths::default().apply_to("ame desɨ. demo"));
+        assert!(!sentence_only.apply_to("ima, ame."));
+        assert!(!PauseLengths::MODEL.apply_to("ima, ame"));
+    }
+
+    #[test]
+    fn the_audio_resumes_at_the_quiet_point_before_a_word() {
+        // A closure (silence) 10 ms before the predicted start of the next word: the audio resumes
+        // there, so the word's onset is not cut.
+        let (mut speech, phonemes) = held_vowel_speech();
+        let next_word = speech.timeline.tokens[5].samples.start;
+        speech.audio[next_word - 240..next_word - 120].fill(0.0);
+        let source = speech.audio.clone();
+        let paused = lengthen(speech, phonemes, &PauseLengths::default());
+        let resumed = paused.timeline.tokens[3].samples.end;
+        let tail = source.len() - (next_word - 240);
+        assert!(
+            paused.audio[paused.audio.len() - tail + FADE_IN_SAMPLES..]
+                == source[source.len() - tail + FADE_IN_SAMPLES..],
+            "the audio from the closure on is the source's"
+        );
+        assert_eq!(resumed, paused.audio.len() - tail);
+    }
+
+    #[test]
+    fn out_of_range_lengths_are_refused() {
+        assert!(PauseLengths::default().check().is_ok());
+        let long = PauseLengths {
+            comma_ms: MAX_PAUSE_MS + 1,
+            sentence_ms: 0,
+        };
+        assert!(long.check().unwrap_err().contains("comma pause"));
+    }
+}
