@@ -61,6 +61,39 @@ describe('timings', () => {
     expect(existsSync(path.join(dir, 'plain.wav.timings.json'))).toBe(false)
   })
 
+  it('make the pause at 、 that commaPauseMs asks for, silent in the file where the timings put it', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kokoro-pool-pauses-'))
+    roots.push(dir)
+    // Kokoro glides through this comma (imaa ame) unless the pool makes the pause.
+    const text = '今、雨が降っています。'
+    const spoken = new Map<number, { timings: TaskTimings; samples: Float32Array; sampleRate: number }>()
+    for (const commaPauseMs of [150, 300]) {
+      const pool = new AudioWorkerPool(1, { timings: true, commaPauseMs })
+      const outputPath = path.join(dir, `comma-${commaPauseMs}.wav`)
+      pool.addTasks([{ id: 'rain', text, outputPath }])
+      const result = (await pool.process()).results.get('rain')!
+      expect(result.error).toBeUndefined()
+      const wav = readWav(outputPath)
+      expectOrdered(result.timings!, wav.durationSeconds)
+      spoken.set(commaPauseMs, { timings: result.timings!, samples: wav.samples, sampleRate: wav.sampleRate })
+    }
+    for (const [commaPauseMs, { timings, samples, sampleRate }] of spoken) {
+      const comma = timings.segments.find((segment) => segment.text === '、')!
+      expect(comma.end - comma.start).toBeGreaterThanOrEqual(commaPauseMs / 1000 - 0.0001)
+      // After the 10 ms fade-out, digital silence until the next word starts.
+      const silence = samples.subarray(Math.ceil((comma.start + 0.0101) * sampleRate), Math.floor(comma.end * sampleRate))
+      expect(silence.length).toBeGreaterThan(0.13 * sampleRate)
+      expect(Math.max(...silence.map(Math.abs))).toBe(0)
+      const next = timings.segments[timings.segments.indexOf(comma) + 1]
+      expect(next.start).toBeCloseTo(comma.end, 4)
+    }
+    // The same speech around it: only the pause is longer.
+    expect(spoken.get(300)!.timings.duration - spoken.get(150)!.timings.duration).toBeCloseTo(0.15, 3)
+    expect(() => new AudioWorkerPool(1, { commaPauseMs: 6000 })).toThrow(
+      expect.objectContaining({ code: 'InvalidArg', message: expect.stringMatching(/comma pause 6000 ms is out of range/) }),
+    )
+  })
+
   it('tts-generate --captions vtt writes WebVTT beside each file and its URL with --update-json', async () => {
     const course = tinyCourse()
     course.vocabulary.items = course.vocabulary.items.slice(0, 1)

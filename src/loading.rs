@@ -88,7 +88,7 @@ impl RunCancel {
 
 /// How a `process()` call gets its run: now, or when the engine is ready.
 pub enum RunStart {
-    Now(Batch),
+    Now(Box<Batch>),
     AfterLoad(oneshot::Receiver<Result<Batch>>, RunCancel),
 }
 
@@ -103,7 +103,7 @@ impl RunStart {
 
     pub async fn batch(self) -> Result<Batch> {
         match self {
-            RunStart::Now(batch) => Ok(batch),
+            RunStart::Now(batch) => Ok(*batch),
             RunStart::AfterLoad(start, _) => start.await.unwrap_or_else(|_| {
                 Err(Error::new(
                     Status::GenericFailure,
@@ -235,7 +235,10 @@ impl LoadingPool {
     /// Takes the queue for a run, or a promise of it while the engine loads.
     pub fn start_run(&self) -> Result<RunStart> {
         match &mut *self.state() {
-            State::Ready(pool) => pool.begin().map(RunStart::Now).map_err(pool_error),
+            State::Ready(pool) => pool
+                .begin()
+                .map(|batch| RunStart::Now(Box::new(batch)))
+                .map_err(pool_error),
             State::Failed { status, message } => Err(Error::new(*status, message.clone())),
             State::Loading {
                 tasks, waiting_run, ..

@@ -7,6 +7,8 @@ export interface WavInfo {
   durationSeconds: number
   /** Root mean square of the samples, full scale = 1. */
   rms: number
+  /** The samples, interleaved, full scale = 1. */
+  samples: Float32Array
 }
 
 /** Parses a PCM WAV file the way a player would: RIFF header, `fmt ` chunk, `data` chunk. */
@@ -34,9 +36,11 @@ export function readWav(file: string): WavInfo {
       if (fmt.format !== 1 || fmt.bitsPerSample !== 16) throw new Error(`${file}: not 16-bit PCM`)
       if (body + size > buf.length) throw new Error(`${file}: data chunk is truncated`)
       const count = size / 2 / fmt.channels
+      const samples = new Float32Array(size / 2)
       let sumSquares = 0
       for (let i = 0; i < size / 2; i++) {
         const sample = buf.readInt16LE(body + i * 2) / 32768
+        samples[i] = sample
         sumSquares += sample * sample
       }
       return {
@@ -45,6 +49,7 @@ export function readWav(file: string): WavInfo {
         bitsPerSample: fmt.bitsPerSample,
         durationSeconds: count / fmt.sampleRate,
         rms: Math.sqrt(sumSquares / Math.max(1, size / 2)),
+        samples,
       }
     }
     offset = body + size + (size % 2)

@@ -3,7 +3,9 @@
 # each SETTING, transcribes every clip with Whisper base (faster-whisper), and compares the first
 # setting with each other one, per clip, as kana CER with a sign test.
 #
-#   bench/asr/check.sh [SETTING...]      SETTING = MODEL[@SPEED], default: untouched speech-window untouched@1.02
+#   bench/asr/check.sh [SETTING...]      SETTING = MODEL[@SPEED][:pauses=COMMA_MS,SENTENCE_MS],
+#                                        default: untouched speech-window untouched@1.02
+#   (pauses: the silence at 、/。 between words; without it the pool's default, 150,300; 0,0 as the model speaks)
 #
 # Clips and transcripts are kept in bench/asr/.work/<setting>/ and reused: delete a folder to redo it.
 # ASR_TEXTS and ASR_WORK replace the texts file and that folder (a quick trial on a few lines).
@@ -47,12 +49,15 @@ for line in open(sys.argv[1], encoding="utf-8"):
 for setting in "$@"; do
   dir=$work/$setting
   if [ ! -f $dir/transcripts.json ]; then
-    model=${setting%@*}
+    base=${setting%%:*}
+    pauses=()
+    [ "$base" = "$setting" ] || pauses=(--pauses "${setting#*:pauses=}")
+    model=${base%@*}
     speed=1.0
-    [ "$setting" = "$model" ] || speed=${setting#*@}
+    [ "$base" = "$model" ] || speed=${base#*@}
     rm -rf $dir && mkdir -p $dir
     started=$(date +%s)
-    $work/kokoro-floor --model "$model" --speed "$speed" --slots 2 --threads 1 --out $dir $work/texts.jsonl
+    $work/kokoro-floor --model "$model" --speed "$speed" "${pauses[@]}" --slots 2 --threads 1 --out $dir $work/texts.jsonl
     rendered=$(date +%s)
     $venv/bin/python $asr/intelligibility.py transcribe $whisper $dir $texts
     echo "$setting: rendered in $((rendered - started)) s, transcribed in $(($(date +%s) - rendered)) s"

@@ -370,7 +370,10 @@ mod tests {
             mark.len() >= 200 * 24 && mark.len() <= 200 * 24 + FRAME,
             "the pause lasts 200 ms: {mark:?}"
         );
-        assert_eq!(t.start, mark.end, "the next word starts where the pause ends");
+        assert_eq!(
+            t.start, mark.end,
+            "the next word starts where the pause ends"
+        );
         // After the fade, silence; before the mark, the source untouched.
         assert_eq!(
             rms(&paused.audio[mark.start + FADE_OUT_SAMPLES..mark.end]),

@@ -6,19 +6,20 @@
 //! ```text
 //! kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N]
 //!              [--sharing shared|per-slot] [--concurrency N] [--voice NAME] [--speed X]
-//!              [--assets DIR] [--out DIR] UTTERANCES
+//!              [--pauses COMMA_MS,SENTENCE_MS] [--assets DIR] [--out DIR] UTTERANCES
 //! ```
 //! UTTERANCES: a `.jsonl` file of `{"id": ..., "text": ..., "phonemes": ...}` objects (id and
 //! phonemes optional: when phonemes are present the G2P is bypassed) or a text file with one
 //! utterance per line. Concurrency defaults to the slot count. WAVs go to a temporary folder,
 //! removed at the end, or with `--out` to `DIR/<id or line index>.wav`, kept (the intelligibility
-//! check in `bench/asr` listens to them).
+//! check in `bench/asr` listens to them). `--pauses` sets the silence at punctuation between words
+//! (default: the pool's, 150,300; `0,0`: as the model speaks).
 //! `--sharing per-slot` needs the `session-per-slot` feature
 //! (`cargo build --release -p kokoro-engine --features session-per-slot --bin kokoro-floor`).
 
 use kokoro_engine::{
-    Engine, EngineOptions, InferenceLayout, ModelVariant, Pool, PoolConfig, SessionSharing, Task,
-    TaskOutcome,
+    Engine, EngineOptions, InferenceLayout, ModelVariant, OutputOptions, PauseLengths, Pool,
+    PoolConfig, SessionSharing, Task, TaskOutcome,
 };
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -33,13 +34,14 @@ struct Arguments {
     concurrency: Option<usize>,
     voice: String,
     speed: Option<f32>,
+    pauses: PauseLengths,
     assets_dir: Option<PathBuf>,
     output_dir: Option<PathBuf>,
     utterances: PathBuf,
 }
 
 const USAGE: &str = "usage: kokoro-floor [--model speech-window|untouched] [--slots N] [--threads N] [--sharing shared|per-slot] \
-                     [--concurrency N] [--voice NAME] [--speed X] [--assets DIR] [--out DIR] UTTERANCES(.jsonl|.txt)";
+                     [--concurrency N] [--voice NAME] [--speed X] [--pauses COMMA_MS,SENTENCE_MS] [--assets DIR] [--out DIR] UTTERANCES(.jsonl|.txt)";
 
 fn parse_arguments() -> Result<Arguments, String> {
     let mut arguments = Arguments {
@@ -49,6 +51,7 @@ fn parse_arguments() -> Result<Arguments, String> {
         concurrency: None,
         voice: PoolConfig::default().default_voice,
         speed: None,
+        pauses: PauseLengths::default(),
         assets_dir: None,
         output_dir: None,
         utterances: PathBuf::new(),
@@ -83,6 +86,24 @@ fn parse_arguments() -> Result<Arguments, String> {
             "--speed" => {
                 let value = words.next().and_then(|value| value.parse().ok());
                 arguments.speed = Some(value.ok_or("--speed needs a number")?);
+            }
+            "--pauses" => {
+                let value = words.next().unwrap_or_default();
+                let lengths: Vec<u32> = value
+                    .split(',')
+                    .map(|ms| ms.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("--pauses needs COMMA_MS,SENTENCE_MS, not {value:?}"))?;
+                let [comma_ms, sentence_ms] = lengths[..] else {
+                    return Err(format!(
+                        "--pauses needs COMMA_MS,SENTENCE_MS, not {value:?}"
+                    ));
+                };
+                arguments.pauses = PauseLengths {
+                    comma_ms,
+                    sentence_ms,
+                };
+                arguments.pauses.check()?;
             }
             "--out" => {
                 arguments.output_dir = Some(words.next().ok_or("--out needs a folder")?.into())
@@ -206,6 +227,10 @@ fn run() -> Result<(), String> {
         skip_existing: false,
         default_voice: arguments.voice.clone(),
         trace_file: kokoro_engine::trace_file_from_env(),
+        output: OutputOptions {
+            pauses: arguments.pauses,
+            ..OutputOptions::default()
+        },
         ..PoolConfig::default()
     };
     let pool = Pool::new(engine.clone(), config).map_err(|error| error.to_string())?;
