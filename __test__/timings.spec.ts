@@ -80,8 +80,8 @@ describe('timings', () => {
     for (const [commaPauseMs, { timings, samples, sampleRate }] of spoken) {
       const comma = timings.segments.find((segment) => segment.text === '、')!
       expect(comma.end - comma.start).toBeGreaterThanOrEqual(commaPauseMs / 1000 - 0.0001)
-      // After the 10 ms fade-out, digital silence until the next word starts.
-      const silence = samples.subarray(Math.ceil((comma.start + 0.0101) * sampleRate), Math.floor(comma.end * sampleRate))
+      // After the fade-out (15 ms of it inside the pause), digital silence until the next word starts.
+      const silence = samples.subarray(Math.ceil((comma.start + 0.0151) * sampleRate), Math.floor(comma.end * sampleRate))
       expect(silence.length).toBeGreaterThan(0.13 * sampleRate)
       expect(Math.max(...silence.map(Math.abs))).toBe(0)
       const next = timings.segments[timings.segments.indexOf(comma) + 1]

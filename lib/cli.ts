@@ -59,8 +59,8 @@ interface ParsedOptions {
   sampleRate: string
   loudness?: number
   padMs: number
-  commaPauseMs: number
-  sentencePauseMs: number
+  commaPauseMs?: number
+  sentencePauseMs?: number
   force: boolean
   prune: boolean
 }
@@ -206,14 +206,16 @@ export function buildProgram(): Command {
       new Option('--pad-ms <ms>', 'silence before and after the speech').argParser(integerIn(0, 5000)).default(50),
     )
     .addOption(
-      new Option('--comma-pause-ms <ms>', 'shortest silence at 、 between words; 0: as the model speaks')
-        .argParser(integerIn(0, 5000))
-        .default(150),
+      new Option(
+        '--comma-pause-ms <ms>',
+        "shortest silence at 、 between words (default: the pool's, docs/timings.md); 0: as the model speaks",
+      ).argParser(integerIn(0, 5000)),
     )
     .addOption(
-      new Option('--sentence-pause-ms <ms>', 'shortest silence at 。！？ followed by more words; 0: as the model speaks')
-        .argParser(integerIn(0, 5000))
-        .default(300),
+      new Option(
+        '--sentence-pause-ms <ms>',
+        "shortest silence at 。！？ followed by more words (default: the pool's); 0: as the model speaks",
+      ).argParser(integerIn(0, 5000)),
     )
     .option('--force', 'regenerate every file, even current ones and files without a fingerprint', false)
     .option('--prune', 'remove orphans: audio files in the type folders that no item produces', false)

@@ -93,10 +93,10 @@ pub struct PoolOptions {
     pub loudness: Option<f64>,
     /// Silence before and after the speech in ms (default 50).
     pub pad_ms: Option<u32>,
-    /// Shortest silence at 、 between words, in ms (default 150; 0: as the model speaks, which
+    /// Shortest silence at 、 between words, in ms (default 250; 0: as the model speaks, which
     /// often glides through the comma). docs/timings.md.
     pub comma_pause_ms: Option<u32>,
-    /// Shortest silence at 。！？ followed by more words in the same item, in ms (default 300;
+    /// Shortest silence at 。！？ followed by more words in the same item, in ms (default 400;
     /// 0: as the model speaks).
     pub sentence_pause_ms: Option<u32>,
     /// Return every task's timings (when each word and mora is spoken) in its result and write

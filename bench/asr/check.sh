@@ -5,7 +5,7 @@
 #
 #   bench/asr/check.sh [SETTING...]      SETTING = MODEL[@SPEED][:pauses=COMMA_MS,SENTENCE_MS],
 #                                        default: untouched speech-window untouched@1.02
-#   (pauses: the silence at 、/。 between words; without it the pool's default, 150,300; 0,0 as the model speaks)
+#   (pauses: the silence at 、/。 between words; without it the pool's default; 0,0 as the model speaks)
 #
 # Clips and transcripts are kept in bench/asr/.work/<setting>/ and reused: delete a folder to redo it.
 # ASR_TEXTS and ASR_WORK replace the texts file and that folder (a quick trial on a few lines).

@@ -299,7 +299,7 @@ mod tests {
         let default = spec(AudioFormat::Wav);
         let longer = OutputSpec {
             pauses: PauseLengths {
-                comma_ms: 250,
+                comma_ms: 300,
                 ..PauseLengths::default()
             },
             ..default
@@ -308,7 +308,7 @@ mod tests {
         assert!(
             with_comma(&default)
                 .to_text()
-                .contains("\"pause_ms\":{\"comma\":150,")
+                .contains("\"pause_ms\":{\"comma\":250,")
         );
         assert_eq!(
             with_comma(&longer).changes(&with_comma(&default)),

@@ -3,20 +3,22 @@
 //!
 //! The model gives a comma its own frames but often fills them with the vowel before it, held or
 //! gliding into the next word (今、雨が → *imaa ame*; docs/timings.md), and no phoneme symbol
-//! changes that. So the pause is made here, where the timeline says the mark is spoken: the audio
-//! fades out where the mark's frames begin, is silent for at least the configured length, and
-//! resumes at the quietest point next to where the next word begins. The timeline moves with it,
-//! so timings and the file agree.
+//! changes that. So the pause is made here, where the timeline says the mark is spoken: the first
+//! half of the mark's frames is kept (the held vowel: the model's lengthening before a boundary),
+//! then the audio fades out, is silent for at least the configured length, and resumes at the
+//! quietest point next to where the next word begins. The timeline moves with it, so timings and
+//! the file agree.
 
 use crate::audio::SAMPLE_RATE;
 use crate::synthesis::Speech;
 use crate::timeline::{PhonemeTimeline, TimedToken};
 use std::ops::Range;
 
-/// Default silence at 、 (and `,` `;` `:` `…` `—` in given phonemes), ms.
-pub const DEFAULT_COMMA_PAUSE_MS: u32 = 150;
+/// Default silence at 、 (and `,` `;` `:` `…` `—` in given phonemes), ms: well over a geminate
+/// closure (the model's っ lasts 75–125 ms), which a shorter silence before t, k or p sounds like.
+pub const DEFAULT_COMMA_PAUSE_MS: u32 = 250;
 /// Default silence at 。！？ followed by more words in the same item, ms.
-pub const DEFAULT_SENTENCE_PAUSE_MS: u32 = 300;
+pub const DEFAULT_SENTENCE_PAUSE_MS: u32 = 400;
 /// Longest pause accepted.
 pub const MAX_PAUSE_MS: u32 = 5_000;
 
@@ -68,9 +70,9 @@ fn symbol_of(character: char) -> Symbol {
     }
 }
 
-/// Fade of the held sound into the pause: long enough not to click, short enough that the
-/// pause is silence from the mark's first half-frame on.
-const FADE_OUT_SAMPLES: usize = SAMPLE_RATE as usize * 10 / 1000;
+/// Fade of the held vowel into the pause, centred where the kept half of the mark's frames ends:
+/// a decay, as speech ends before a pause, not a cut.
+const FADE_OUT_SAMPLES: usize = SAMPLE_RATE as usize * 30 / 1000;
 /// Fade back in, at a quiet point, only to avoid a click.
 const FADE_IN_SAMPLES: usize = SAMPLE_RATE as usize * 5 / 1000;
 /// The next word may start this much before its predicted start (the timeline is within about
@@ -203,10 +205,12 @@ fn fade_down(index: usize, length: usize) -> f32 {
     0.5 * (1.0 + (std::f32::consts::PI * phase).cos())
 }
 
-/// One edit of the audio: source samples `start..resume` became silence ending at `resume_out`.
+/// One edit of the audio: the source from `held` to `resume` became the pause, which ends at
+/// `resume_out` in the output and starts at `held_out`.
 struct Edit {
     tokens: Range<usize>,
-    start: usize,
+    held: usize,
+    held_out: usize,
     resume: usize,
     resume_out: usize,
 }
@@ -226,13 +230,16 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
     let mut edits: Vec<Edit> = Vec::with_capacity(pauses.len());
     let mut copied = 0;
     for pause in pauses {
-        // The fade ends within the mark's frames, or at its start when they are fewer.
-        let fade_end = (pause.start + FADE_OUT_SAMPLES).min(pause.next_word.max(pause.start));
+        // The first half of the mark's frames is kept: the vowel the model lengthens before a
+        // boundary, which with a gradual decay tells a pause from a geminate closure (っ is a
+        // silence too, after a short, abruptly ending vowel).
+        let held = pause.start + pause.next_word.saturating_sub(pause.start) / 2;
+        let fade_start = held.saturating_sub(FADE_OUT_SAMPLES / 2).max(copied);
+        let fade_end = held + FADE_OUT_SAMPLES / 2;
         // A mark too close to the previous resumption, or at the very end, is left as it is.
-        if pause.start < copied || fade_end >= audio.len() {
+        if held < copied || fade_end >= audio.len() {
             continue;
         }
-        let fade_start = fade_end.saturating_sub(FADE_OUT_SAMPLES).max(copied);
         out.extend_from_slice(&audio[copied..fade_start]);
         let fade = fade_end - fade_start;
         out.extend(
@@ -241,7 +248,7 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
                 .enumerate()
                 .map(|(index, sample)| sample * fade_down(index, fade)),
         );
-        let start_out = out.len() - (fade_end - pause.start);
+        let held_out = out.len() - (fade_end - held);
         let search = pause
             .next_word
             .saturating_sub(RESUME_BEFORE_SAMPLES)
@@ -250,7 +257,7 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
                 .min(audio.len())
                 .max(fade_end + 1);
         let resume = quietest(&audio, search);
-        let resume_out = start_out + pause.shortest.max(resume - pause.start);
+        let resume_out = held_out + pause.shortest.max(resume - held);
         out.resize(resume_out, 0.0);
         let fade_in_end = (resume + FADE_IN_SAMPLES).min(audio.len());
         out.extend(
@@ -261,7 +268,8 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
         );
         edits.push(Edit {
             tokens: pause.tokens,
-            start: pause.start,
+            held,
+            held_out,
             resume,
             resume_out,
         });
@@ -271,7 +279,7 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
     // Source sample → output sample: unchanged before the first edit, shifted after each
     // resumption, and the pause's end for anything inside it.
     let to_out = |sample: usize| -> usize {
-        match edits.iter().rev().find(|edit| edit.start < sample) {
+        match edits.iter().rev().find(|edit| edit.held < sample) {
             None => sample,
             Some(edit) if sample < edit.resume => edit.resume_out,
             Some(edit) => sample - edit.resume + edit.resume_out,
@@ -285,12 +293,14 @@ pub(crate) fn lengthen(speech: Speech, phonemes: &str, lengths: &PauseLengths) -
             samples: to_out(token.samples.start)..to_out(token.samples.end),
         })
         .collect();
-    // A pause's mark lasts until its silence ends; the spaces after it take no time, and the
-    // next word starts where the sound does (up to 15 ms before its predicted start).
+    // The word before a pause lasts as long as its held vowel; the mark, until the sound
+    // resumes; the spaces after it take no time; the next word starts where the sound does (up
+    // to 15 ms before its predicted start).
     for edit in &edits {
-        let mark = &mut tokens[edit.tokens.start];
-        mark.samples.end = edit.resume_out;
-        for token in &mut tokens[edit.tokens.start + 1..edit.tokens.end] {
+        let mark = edit.tokens.start;
+        tokens[mark - 1].samples.end = edit.held_out;
+        tokens[mark].samples = edit.held_out..edit.resume_out;
+        for token in &mut tokens[mark + 1..edit.tokens.end] {
             token.samples = edit.resume_out..edit.resume_out;
         }
         if let Some(next_word) = tokens.get_mut(edit.tokens.end) {
@@ -360,12 +370,19 @@ mod tests {
             sentence_ms: 400,
         };
         let paused = lengthen(speech, phonemes, &lengths);
+        let vowel = paused.timeline.tokens[2].samples.clone();
         let mark = paused.timeline.tokens[3].samples.clone();
         let t = paused.timeline.tokens[5].samples.clone();
-        assert_eq!(
-            mark.start, before.tokens[3].samples.start,
-            "the mark starts where it did"
+        let (mark_start, next_word) = (
+            before.tokens[3].samples.start,
+            before.tokens[5].samples.start,
         );
+        let held = mark_start + (next_word - mark_start) / 2;
+        assert_eq!(
+            mark.start, held,
+            "the first half of the mark's frames is kept"
+        );
+        assert_eq!(vowel.end, held, "as the held vowel of the mora before it");
         assert!(
             mark.len() >= 200 * 24 && mark.len() <= 200 * 24 + FRAME,
             "the pause lasts 200 ms: {mark:?}"
@@ -374,12 +391,14 @@ mod tests {
             t.start, mark.end,
             "the next word starts where the pause ends"
         );
-        // After the fade, silence; before the mark, the source untouched.
+        // After the fade, silence; before it, the source untouched.
         assert_eq!(
-            rms(&paused.audio[mark.start + FADE_OUT_SAMPLES..mark.end]),
+            rms(&paused.audio[held + FADE_OUT_SAMPLES / 2..mark.end]),
             0.0
         );
-        assert!(paused.audio[..mark.start] == source[..mark.start]);
+        let fade_start = held - FADE_OUT_SAMPLES / 2;
+        assert!(paused.audio[..fade_start] == source[..fade_start]);
+        assert!(rms(&paused.audio[fade_start..held]) < rms(&source[fade_start..held]));
         // After the fade-in, the source as it was: the next word sounds as the model made it.
         let tail =
             source.len() - before.tokens[5].samples.start - RESUME_AFTER_SAMPLES - FADE_IN_SAMPLES;

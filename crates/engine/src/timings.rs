@@ -127,10 +127,14 @@ impl Timings {
                 morae,
             });
         }
-        // A pause lasts until the next word: the spaces after a mark are silent too.
-        for index in 1..segments.len() {
-            let next_start = segments[index].start;
-            let pause = &mut segments[index - 1];
+        // A pause lasts until the next word, the last one until the end of the file: the spaces
+        // after a mark and the silence after the speech are part of it.
+        let duration = rounded(timeline.seconds());
+        let starts: Vec<f64> = segments.iter().skip(1).map(|s| s.start).collect();
+        for (pause, next_start) in segments
+            .iter_mut()
+            .zip(starts.into_iter().chain([duration]))
+        {
             if pause.kind == SegmentKind::Pause && pause.end < next_start {
                 pause.end = next_start;
                 if let Some(mora) = pause.morae.last_mut() {
@@ -141,7 +145,7 @@ impl Timings {
         Timings {
             version: TIMINGS_SCHEMA_VERSION,
             text: text.to_string(),
-            duration: rounded(timeline.seconds()),
+            duration,
             segments,
         }
     }
@@ -372,6 +376,12 @@ mod tests {
             words.contains(&("、", "、")) && words.contains(&("本", "ホン")),
             "{words:?}"
         );
+        let last = sentence.segments.last().unwrap();
+        assert_eq!(last.text, "。");
+        assert!(
+            last.end == sentence.duration && last.start < last.end,
+            "the final 。 lasts until the end of the file: {last:?}"
+        );
         let length = |timings: &Timings| {
             let word = timings.segments.iter().find(|s| s.text == "本").unwrap();
             word.end - word.start
@@ -402,11 +412,13 @@ mod tests {
         assert!(levels[0].is_quiet(), "the audio pauses at 、: {levels:?}");
         let comma = &levels[0];
         assert!(
-            comma.end - comma.start >= 0.1499,
-            "at least 150 ms of pause: {comma:?}"
+            comma.end - comma.start >= 0.2499,
+            "at least 250 ms of pause: {comma:?}"
         );
+        let model_comma = &as_spoken[0];
         // The same speech around the pause: each word as long as the model made it, within the
-        // 15 ms before or 5 ms after its predicted start where the audio may resume.
+        // 15 ms before or 5 ms after its predicted start where the audio may resume; the word
+        // before the mark keeps the first half of the mark's frames, its held vowel.
         let words = |timings: &Timings| -> Vec<(String, f64)> {
             timings
                 .segments
@@ -418,8 +430,13 @@ mod tests {
         let (with_pause, without) = (words(paused), words(model));
         assert_eq!(with_pause.len(), without.len());
         for ((word, paused_length), (_, model_length)) in with_pause.iter().zip(&without) {
+            let held = if word == "今" {
+                (model_comma.end - model_comma.start) / 2.0
+            } else {
+                0.0
+            };
             assert!(
-                (paused_length - model_length).abs() <= 0.0155,
+                (paused_length - model_length - held).abs() <= 0.0155,
                 "{word}: {paused_length} s with the pause, {model_length} s without"
             );
         }

@@ -13,7 +13,7 @@
 //! utterance per line. Concurrency defaults to the slot count. WAVs go to a temporary folder,
 //! removed at the end, or with `--out` to `DIR/<id or line index>.wav`, kept (the intelligibility
 //! check in `bench/asr` listens to them). `--pauses` sets the silence at punctuation between words
-//! (default: the pool's, 150,300; `0,0`: as the model speaks).
+//! (default: the pool's; `0,0`: as the model speaks).
 //! `--sharing per-slot` needs the `session-per-slot` feature
 //! (`cargo build --release -p kokoro-engine --features session-per-slot --bin kokoro-floor`).
 
