@@ -96,15 +96,20 @@ function modelSuffix(model?: Model): string {
   return model ? `-${model}` : ''
 }
 
-/** `timings`: the pool also returns every task's timings and writes `<file>.timings.json` (docs/timings.md). */
+/**
+ * `timings`: the pool also returns every task's timings and writes `<file>.timings.json` (docs/timings.md).
+ * `modelPauses`: no pauses made at 、 and 。 (commaPauseMs and sentencePauseMs 0), as the model speaks.
+ */
 export function poolContender(
   builds: Builds,
   concurrency: number,
-  { model, timings = false }: { model?: Model; timings?: boolean } = {},
+  { model, timings = false, modelPauses = false }: { model?: Model; timings?: boolean; modelPauses?: boolean } = {},
 ): Contender {
   return {
-    key: `pool-c${concurrency}${modelSuffix(model)}${timings ? '-timings' : ''}`,
-    label: `kokoro-pool, concurrency ${concurrency}${model ? `, ${model} model` : ''}${timings ? ', timings on' : ''}`,
+    key: `pool-c${concurrency}${modelSuffix(model)}${timings ? '-timings' : ''}${modelPauses ? '-model-pauses' : ''}`,
+    label: `kokoro-pool, concurrency ${concurrency}${model ? `, ${model} model` : ''}${timings ? ', timings on' : ''}${
+      modelPauses ? ', pauses as the model speaks' : ''
+    }`,
     family: 'kokoro',
     floorKey: `floor${modelSuffix(model)}`,
     invocation: (files) => ({
@@ -118,6 +123,7 @@ export function poolContender(
         files.report,
         ...(model ? [model] : []),
         ...(timings ? ['timings'] : []),
+        ...(modelPauses ? ['model-pauses'] : []),
       ],
       env: process.env,
     }),

@@ -474,9 +474,11 @@ async function main(): Promise<void> {
     pythonContender(0),
     ...PYTHON_PROCESS_COUNTS.map(pythonContender),
   ]
-  // The other models run only when named: the pool at the default concurrency and its floor.
+  // Run only when named: the pool with the pauses as the model speaks, and the other models (the pool at the
+  // default concurrency and its floor).
   const everyContender = [
     ...defaultContenders,
+    poolContender(builds, 4, { modelPauses: true }),
     ...MODELS.flatMap((model) => [poolContender(builds, OLD_DESIGN_CONCURRENCY, { model }), floorContender(builds, layout, model)]),
   ]
   const contenders = options.contenders

@@ -1,7 +1,7 @@
 // Contender 1: kokoro-pool's AudioWorkerPool at a given concurrency, with its default inference layout.
 // The harness runs this file compiled to plain JavaScript, so the process measured is Node and the addon.
 //
-//   node pool.js ADDON_MODULE CONCURRENCY ITEMS.json OUT_DIR REPORT.json [MODEL] [timings]
+//   node pool.js ADDON_MODULE CONCURRENCY ITEMS.json OUT_DIR REPORT.json [MODEL] [timings] [model-pauses]
 
 import { renameSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     skipExisting: false,
     timeoutMs: 600_000,
     timings: flags.includes('timings'),
+    ...(flags.includes('model-pauses') ? { commaPauseMs: 0, sentencePauseMs: 0 } : {}),
     ...(model ? { model } : {}),
   })
   pool.addTasks(items.map((item) => ({ id: item.id, text: item.text, outputPath: path.join(outDir, `${item.id}.wav`) })))
