@@ -188,12 +188,12 @@ export interface PoolOptions {
   /** Silence before and after the speech in ms (default 50). */
   padMs?: number
   /**
-   * Shortest silence at 、 between words, in ms (default 150; 0: as the model speaks, which
+   * Shortest silence at 、 between words, in ms (default 250; 0: as the model speaks, which
    * often glides through the comma). docs/timings.md.
    */
   commaPauseMs?: number
   /**
-   * Shortest silence at 。！？ followed by more words in the same item, in ms (default 300;
+   * Shortest silence at 。！？ followed by more words in the same item, in ms (default 400;
    * 0: as the model speaks).
    */
   sentencePauseMs?: number

@@ -7,6 +7,9 @@ ONNX Runtime versions on the same files without touching the engine.
 """
 
 import os
+
+# ONNX Runtime's telemetry off, before it is imported (crates/engine/src/inference.rs, ORT_TELEMETRY_ENV).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import statistics
 import sys
 import tempfile

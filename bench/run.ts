@@ -442,6 +442,8 @@ function writeResults(base: string, results: Results): string {
 }
 
 async function main(): Promise<void> {
+  // Every contender inherits it: ONNX Runtime's telemetry off in the Python ones too (inference.rs, ORT_TELEMETRY_ENV).
+  process.env.ORT_DISABLE_TELEMETRY ??= '1'
   const options = parseArguments(process.argv.slice(2))
   checkPrerequisites()
   compileContenders()

@@ -19,6 +19,14 @@ use kokoro_engine::{
     SessionSharing, Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
+
+/// ONNX Runtime's telemetry off before it can initialise (`ORT_DISABLE_TELEMETRY`).
+#[napi_derive::module_init]
+fn init() {
+    // SAFETY: runs once, as the library is loaded, on the thread that `require`s it, which waits;
+    // no thread of ours exists yet.
+    unsafe { kokoro_engine::disable_onnx_runtime_telemetry() }
+}
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,

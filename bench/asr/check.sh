@@ -36,6 +36,8 @@ print(os.path.dirname(a.__file__) + "/data", os.path.dirname(b.__file__) + "/dat
 fi
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+# ONNX Runtime's telemetry off in every program below (crates/engine/src/inference.rs, ORT_TELEMETRY_ENV).
+export ORT_DISABLE_TELEMETRY=${ORT_DISABLE_TELEMETRY:-1}
 cargo build --quiet --release -p kokoro-engine --bin kokoro-floor
 mkdir -p $work
 cp "$CARGO_TARGET_DIR"/release/kokoro-floor $work/kokoro-floor

@@ -122,6 +122,26 @@ pub(crate) struct Model {
     decoded_samples: AtomicU64,
 }
 
+/// The variable ONNX Runtime (1.29 and later, outside Windows) reads once, when it initialises: set
+/// to 1, it collects nothing. Microsoft's builds (ours is the PyPI wheel's) otherwise create a
+/// device id and an SQLite event queue under `~/.cache/Microsoft/DeveloperTools`, kept open for
+/// the process's life, and upload the events when a network allows; `DisableTelemetryEvents`
+/// comes too late to stop the first event and the files.
+pub const ORT_TELEMETRY_ENV: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Sets [`ORT_TELEMETRY_ENV`] to 1 unless the process set it already (to opt in, set it to 0).
+/// A library inside someone else's app does not report on it.
+///
+/// # Safety
+/// As [`std::env::set_var`]: no other thread may read or write the environment meanwhile. Call
+/// it first thing in `main`, or when a native module is loaded.
+pub unsafe fn disable_onnx_runtime_telemetry() {
+    if std::env::var_os(ORT_TELEMETRY_ENV).is_none() {
+        // SAFETY: the caller's promise.
+        unsafe { std::env::set_var(ORT_TELEMETRY_ENV, "1") };
+    }
+}
+
 /// The process-wide ONNX Runtime environment; the library is loaded from the first assets folder used.
 fn environment(paths: &AssetPaths) -> Result<&'static Environment, EngineError> {
     static ENVIRONMENT: OnceLock<Result<Environment, EngineError>> = OnceLock::new();
@@ -132,9 +152,12 @@ fn environment(paths: &AssetPaths) -> Result<&'static Environment, EngineError> 
                 path: library.clone(),
                 cause,
             };
+            // Runtime events off as well, for a process that did not call
+            // `disable_onnx_runtime_telemetry` before ONNX Runtime initialised.
             ort::init_from(&library)
                 .map_err(|error| runtime_error(error.to_string()))?
                 .with_name("kokoro-pool")
+                .with_telemetry(false)
                 .build()
                 .map_err(|error| runtime_error(error.to_string()))
         })

@@ -81,7 +81,7 @@ pub use encode::{AudioFormat, Encoding};
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, FETCH_COMMAND, PoolError, TaskError, TaskErrorKind};
 pub use fingerprint::{Fingerprint, Freshness};
-pub use inference::SessionSharing;
+pub use inference::{ORT_TELEMETRY_ENV, SessionSharing, disable_onnx_runtime_telemetry};
 pub use job::Stage;
 pub use layout::{InferenceLayout, available_cores};
 pub use pauses::PauseLengths;

@@ -188,6 +188,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> std::process::ExitCode {
+    // SAFETY: first thing in main, one thread.
+    unsafe { kokoro_engine::disable_onnx_runtime_telemetry() };
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
