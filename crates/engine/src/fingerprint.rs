@@ -3,8 +3,8 @@
 //!
 //! It holds the phonemes actually spoken (so a dictionary or G2P change counts, not only a text
 //! edit), the voice, the speed, the model variant and its pinned SHA-256, the encoding (format,
-//! bit rate, sample rate), the loudness target and the padding, the pause lengths when the
-//! phonemes have a mark between words they apply to, plus [`PIPELINE_VERSION`]. A file
+//! bit rate, sample rate), the loudness target and the padding, the length of each kind of pause
+//! the phonemes have between words, plus [`PIPELINE_VERSION`]. A file
 //! whose stored fingerprint equals the one a task would write now is current; otherwise
 //! [`Fingerprint::changes`] says what differs. A file with no fingerprint (written before
 //! fingerprints existed, or by another tool) is [`Freshness::Unfingerprinted`]: callers keep it
@@ -66,12 +66,13 @@ impl Fingerprint {
         }) else {
             unreachable!("json! of an object literal is an object")
         };
-        let pauses = &recipe.output.pauses;
-        if pauses.apply_to(recipe.phonemes) {
-            fields.insert(
-                "pause_ms".to_string(),
-                json!({"comma": pauses.comma_ms, "sentence": pauses.sentence_ms}),
-            );
+        let pauses = recipe.output.pauses.applied_to(recipe.phonemes);
+        if !pauses.is_empty() {
+            let lengths: Map<String, Value> = pauses
+                .into_iter()
+                .map(|(mark, ms)| (mark.to_string(), ms.into()))
+                .collect();
+            fields.insert("pause_ms".to_string(), Value::Object(lengths));
         }
         Fingerprint(fields)
     }
@@ -295,27 +296,34 @@ mod tests {
     }
 
     #[test]
-    fn pause_lengths_count_only_for_phonemes_with_a_mark_between_words() {
+    fn pause_lengths_count_only_for_the_marks_between_words_the_phonemes_have() {
         let default = spec(AudioFormat::Wav);
-        let longer = OutputSpec {
+        let with = |comma_ms, sentence_ms| OutputSpec {
             pauses: PauseLengths {
-                comma_ms: 300,
-                ..PauseLengths::default()
+                comma_ms,
+                sentence_ms,
             },
             ..default
         };
+        let (longer_comma, longer_sentence) = (with(300, 400), with(250, 600));
         let with_comma = |output| Fingerprint::new(&recipe("ima, ame", "jf_alpha", output));
         assert!(
             with_comma(&default)
                 .to_text()
-                .contains("\"pause_ms\":{\"comma\":250,")
+                .contains("\"pause_ms\":{\"comma\":250}")
         );
         assert_eq!(
-            with_comma(&longer).changes(&with_comma(&default)),
+            with_comma(&longer_comma).changes(&with_comma(&default)),
             ["pauses changed"]
+        );
+        assert!(
+            with_comma(&longer_sentence)
+                .changes(&with_comma(&default))
+                .is_empty(),
+            "a sentence length does not change a file with only a comma"
         );
         let word = |output| Fingerprint::new(&recipe("tabeɾɯ.", "jf_alpha", output));
         assert!(!word(&default).to_text().contains("pause_ms"));
-        assert!(word(&longer).changes(&word(&default)).is_empty());
+        assert!(word(&longer_comma).changes(&word(&default)).is_empty());
     }
 }

@@ -109,27 +109,35 @@ impl PauseLengths {
         (u64::from(SAMPLE_RATE) * u64::from(ms) / 1000) as usize
     }
 
-    /// Whether these lengths change speech of `phonemes`: a mark they set stands between two
-    /// spoken symbols. The fingerprint records the lengths only then, so files without such a
-    /// mark stay current when the lengths change.
-    pub fn apply_to(&self, phonemes: &str) -> bool {
-        let mut symbols = phonemes.chars().map(symbol_of);
+    /// The lengths that change the speech of `phonemes`, by name (`comma`, `sentence`): those of
+    /// the kinds of mark that stand between two spoken symbols, when not 0. The fingerprint records
+    /// these only, so a length change regenerates exactly the files it changes.
+    pub fn applied_to(&self, phonemes: &str) -> Vec<(&'static str, u32)> {
+        let (mut comma, mut sentence) = (false, false);
         let mut spoken_before = false;
         let mut pending = None;
-        for symbol in symbols.by_ref() {
+        for symbol in phonemes.chars().map(symbol_of) {
             match symbol {
-                Symbol::Spoken if pending.is_some_and(|mark| self.samples(mark) > 0) => {
-                    return true;
-                }
                 Symbol::Spoken => {
+                    match pending.take() {
+                        Some(Mark::Comma) => comma = true,
+                        Some(Mark::Sentence) => sentence = true,
+                        None => {}
+                    }
                     spoken_before = true;
-                    pending = None;
                 }
                 Symbol::Mark(mark) if spoken_before => pending = pending.max(Some(mark)),
                 Symbol::Mark(_) | Symbol::Space => {}
             }
         }
-        false
+        [
+            ("comma", comma, self.comma_ms),
+            ("sentence", sentence, self.sentence_ms),
+        ]
+        .into_iter()
+        .filter(|&(_, present, ms)| present && ms > 0)
+        .map(|(name, _, ms)| (name, ms))
+        .collect()
     }
 }
 
@@ -439,12 +447,19 @@ mod tests {
             length
         );
         // A mark at the end, or followed by a pad (the end of a chunk), is no pause between words.
-        assert!(!PauseLengths::default().apply_to("desɨ."));
-        assert!(!PauseLengths::default().apply_to(", desɨ"));
-        assert!(PauseLengths::default().apply_to("ima, ame"));
-        assert!(PauseLengths::default().apply_to("ame desɨ. demo"));
-        assert!(!sentence_only.apply_to("ima, ame."));
-        assert!(!PauseLengths::MODEL.apply_to("ima, ame"));
+        let default = PauseLengths::default();
+        assert!(default.applied_to("desɨ.").is_empty());
+        assert!(default.applied_to(", desɨ").is_empty());
+        assert_eq!(default.applied_to("ima, ame"), [("comma", 250)]);
+        assert_eq!(default.applied_to("ame desɨ. demo"), [("sentence", 400)]);
+        assert_eq!(
+            default.applied_to("hai, soː desɨ. doːzo"),
+            [("comma", 250), ("sentence", 400)]
+        );
+        // Consecutive marks are one pause, of the longer kind.
+        assert_eq!(default.applied_to("hai?! soː"), [("sentence", 400)]);
+        assert!(sentence_only.applied_to("ima, ame.").is_empty());
+        assert!(PauseLengths::MODEL.applied_to("ima, ame").is_empty());
     }
 
     #[test]
