@@ -19,6 +19,12 @@ use kokoro_engine::{
     SessionSharing, Task, TaskOutcome, TaskStatus, Timings, available_cores, sidecar_path,
 };
 use loading::{LoadingPool, RunCancel};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{
+    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
+};
+use napi_derive::napi;
+use tokio::sync::oneshot;
 
 /// ONNX Runtime's telemetry off before it can initialise (`ORT_DISABLE_TELEMETRY`).
 #[napi_derive::module_init]
@@ -27,12 +33,6 @@ fn init() {
     // no thread of ours exists yet.
     unsafe { kokoro_engine::disable_onnx_runtime_telemetry() }
 }
-use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{
-    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
-};
-use napi_derive::napi;
-use tokio::sync::oneshot;
 
 /// One utterance to synthesise into one WAV file.
 #[napi(object)]

@@ -200,7 +200,7 @@ impl Job {
             .infer(speech, output.pauses, slot, stop.clone())
             .await?;
         trace::mark(&mut self.marks, Mark::Inferred);
-        let timings = self.wants_timings().then(|| {
+        let timings = wants_timings(&self.context.config, &self.task).then(|| {
             let pad = render::pad_samples(SAMPLE_RATE, output.pad_ms);
             let timeline = timeline.padded(pad, pad);
             Box::new(Timings::new(
@@ -223,10 +223,6 @@ impl Job {
     }
 
     /// Stage 1 (its turn taken): see the module comment.
-    fn wants_timings(&self) -> bool {
-        wants_timings(&self.context.config, &self.task)
-    }
-
     async fn prepare(&mut self) -> Result<Prepared, TaskErrorKind> {
         let context = self.context.clone();
         let task = self.task.clone();

@@ -113,32 +113,49 @@ impl PauseLengths {
     /// the kinds of mark that stand between two spoken symbols, when not 0. The fingerprint records
     /// these only, so a length change regenerates exactly the files it changes.
     pub fn applied_to(&self, phonemes: &str) -> Vec<(&'static str, u32)> {
-        let (mut comma, mut sentence) = (false, false);
-        let mut spoken_before = false;
-        let mut pending = None;
-        for symbol in phonemes.chars().map(symbol_of) {
-            match symbol {
-                Symbol::Spoken => {
-                    match pending.take() {
-                        Some(Mark::Comma) => comma = true,
-                        Some(Mark::Sentence) => sentence = true,
-                        None => {}
-                    }
-                    spoken_before = true;
-                }
-                Symbol::Mark(mark) if spoken_before => pending = pending.max(Some(mark)),
-                Symbol::Mark(_) | Symbol::Space => {}
-            }
-        }
+        let symbols: Vec<Option<Symbol>> = phonemes.chars().map(|c| Some(symbol_of(c))).collect();
+        let kinds: Vec<Mark> = marks_between_words(&symbols)
+            .into_iter()
+            .map(|(_, mark)| mark)
+            .collect();
         [
-            ("comma", comma, self.comma_ms),
-            ("sentence", sentence, self.sentence_ms),
+            ("comma", Mark::Comma, self.comma_ms),
+            ("sentence", Mark::Sentence, self.sentence_ms),
         ]
         .into_iter()
-        .filter(|&(_, present, ms)| present && ms > 0)
+        .filter(|(_, kind, ms)| *ms > 0 && kinds.contains(kind))
         .map(|(name, _, ms)| (name, ms))
         .collect()
     }
+}
+
+/// Each run of marks (with the spaces after them) that stands between two spoken symbols: its
+/// place in `symbols` and its kind, the longer of consecutive marks (`?!`, `. `). `None` is what
+/// is not a phoneme (a pad, which ends a chunk): no run crosses it, as chunks are joined with a
+/// pause of their own.
+fn marks_between_words(symbols: &[Option<Symbol>]) -> Vec<(Range<usize>, Mark)> {
+    let mut runs = Vec::new();
+    let mut index = 0;
+    while index < symbols.len() {
+        let Some(Symbol::Mark(first)) = symbols[index] else {
+            index += 1;
+            continue;
+        };
+        let after_speech = index > 0 && symbols[index - 1] == Some(Symbol::Spoken);
+        let mut mark = first;
+        let mut next = index + 1;
+        while let Some(Some(symbol @ (Symbol::Mark(_) | Symbol::Space))) = symbols.get(next) {
+            if let Symbol::Mark(another) = symbol {
+                mark = mark.max(*another);
+            }
+            next += 1;
+        }
+        if after_speech && symbols.get(next) == Some(&Some(Symbol::Spoken)) {
+            runs.push((index..next, mark));
+        }
+        index = next;
+    }
+    runs
 }
 
 /// One pause to make: the mark's tokens, where its frames start, where the next word starts,
@@ -150,46 +167,31 @@ struct Pause {
     shortest: usize,
 }
 
-/// The marks between two spoken tokens of one chunk (a pad, which ends a chunk, is not crossed:
-/// chunks are joined with their own pause). Consecutive marks (`?!`, `. `) make one pause, of
-/// the longer kind.
+/// The pauses to make in `timeline`, spoken from `phonemes`: a run of marks between two words of
+/// one chunk whose kind has a length.
 fn pauses_in(timeline: &PhonemeTimeline, phonemes: &[char], lengths: &PauseLengths) -> Vec<Pause> {
-    let symbol = |token: &TimedToken| {
-        token
-            .phoneme
-            .and_then(|p| phonemes.get(p))
-            .map(|&c| symbol_of(c))
-    };
     let tokens = &timeline.tokens;
-    let mut pauses = Vec::new();
-    let mut index = 0;
-    while index < tokens.len() {
-        let after_speech = index > 0 && symbol(&tokens[index - 1]) == Some(Symbol::Spoken);
-        let Some(Symbol::Mark(first)) = symbol(&tokens[index]) else {
-            index += 1;
-            continue;
-        };
-        let mut mark = first;
-        let mut next = index + 1;
-        while let Some(Symbol::Mark(_) | Symbol::Space) = tokens.get(next).and_then(symbol) {
-            if let Some(Symbol::Mark(another)) = symbol(&tokens[next]) {
-                mark = mark.max(another);
-            }
-            next += 1;
-        }
-        let shortest = lengths.samples(mark);
-        if after_speech && shortest > 0 && tokens.get(next).and_then(symbol) == Some(Symbol::Spoken)
-        {
-            pauses.push(Pause {
-                tokens: index..next,
-                start: tokens[index].samples.start,
-                next_word: tokens[next].samples.start,
+    let symbols: Vec<Option<Symbol>> = tokens
+        .iter()
+        .map(|token| {
+            token
+                .phoneme
+                .and_then(|p| phonemes.get(p))
+                .map(|&c| symbol_of(c))
+        })
+        .collect();
+    marks_between_words(&symbols)
+        .into_iter()
+        .filter_map(|(run, mark)| {
+            let shortest = lengths.samples(mark);
+            (shortest > 0).then(|| Pause {
+                start: tokens[run.start].samples.start,
+                next_word: tokens[run.end].samples.start,
+                tokens: run,
                 shortest,
-            });
-        }
-        index = next;
-    }
-    pauses
+            })
+        })
+        .collect()
 }
 
 /// The sample in `window` where the 5 ms after it are quietest.
